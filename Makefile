@@ -1,0 +1,57 @@
+# Thin wrapper over CMake (the DuckDB convention). Every target installs the
+# Debian packages it needs first (scripts/install-deps.sh is quiet when they
+# are there).
+#   make          Release build in build/ (build/bin/qgraph, build/bin/qgraph-server)
+#   make demo     the seed's example graph on local SQLite files
+#   make test     every test: unit, integration (real PostgreSQL/MariaDB started
+#                 by scripts/), C ABI, CLI, then the ASan+UBSan build of the
+#                 tests and a 60 s libFuzzer run of the QGDL parser
+#   make bench    the benchmarks (ratios against baselines measured in the same run)
+JOBS ?= 2
+BUILD ?= build
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build demo test test-release test-asan fuzz bench clean format
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+demo: build
+	@bash scripts/make-example-data.sh $(BUILD)
+	@$(BUILD)/bin/qgraph run examples/graphs/seed.json --sources examples/catalog.json \
+	  --param city=Paris --shape nested
+
+test: test-release test-asan fuzz
+	@echo "make test: all suites passed"
+
+test-release: build
+	@bash scripts/make-example-data.sh $(BUILD)
+	@bash scripts/run-tests.sh $(BUILD)
+
+test-asan: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQG_SANITIZE=ON \
+	  -DQG_BUILD_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-asan -j$(JOBS)
+	@bash scripts/make-example-data.sh build-asan
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  bash scripts/run-tests.sh build-asan
+
+fuzz: deps
+	@bash scripts/fuzz.sh 60
+
+bench: build
+	@bash scripts/make-example-data.sh $(BUILD)
+	@bash scripts/run-bench.sh $(BUILD)
+
+format:
+	@find include lib capi tools examples tests bench -name '*.h' -o -name '*.cc' -o -name '*.c' \
+	  | xargs clang-format -i
+
+clean:
+	rm -rf build build-asan build-fuzz

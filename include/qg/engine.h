@@ -1,0 +1,100 @@
+// qg/engine.h — the entry point for C++ hosts.
+//
+// An Engine owns its providers (registered explicitly: no global registry),
+// its catalog of data sources, one connection pool per (source, external
+// user), a worker pool and a watchdog for timeouts. Execute() validates a
+// graph before taking any connection, plans it, runs it in dataflow order
+// with independent work in parallel, and returns every node's rows.
+//
+// Thread-safety: every member is thread-safe; many graphs may run at once.
+// Ownership: Create() returns the engine; everything it returns is owned by
+// the caller. Destroying the engine waits for running graphs to finish.
+//
+//   auto engine = qg::Engine::Create();                 // sqlite built in
+//   (*engine)->LoadCatalogJson(R"({"sources": [{"name": "db_users",
+//       "provider": "sqlite", "connect": "users.sqlite"}]})");
+//   qg::ExecuteOptions opts;
+//   opts.params = {{"city", qg::Value::String("Paris")}};
+//   auto result = (*engine)->ExecuteJson(qgdl_text, opts);
+//   if (!result.ok()) { /* result.status() names the node and source */ }
+#ifndef QG_ENGINE_H_
+#define QG_ENGINE_H_
+
+#include "qg/export.h"
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "qg/cancel.h"
+#include "qg/catalog.h"
+#include "qg/graph.h"
+#include "qg/planner.h"
+#include "qg/pool.h"
+#include "qg/provider.h"
+#include "qg/result.h"
+#include "qg/value.h"
+
+namespace qg {
+
+struct EngineOptions {
+  int workers = 0;  // executor threads; 0 = 4 x hardware threads (min 4)
+  GraphLimits limits;
+  // Dependent joins: at most this many bindings per node (cross products of
+  // several source nodes included); past it the node fails with
+  // kResourceExhausted naming the node.
+  int64_t max_bindings = 1000000;
+  // Rows/bytes a graph may hold in memory in total; kResourceExhausted past it.
+  int64_t max_result_rows = 50000000;
+  int64_t max_result_bytes = int64_t{8} << 30;
+  int64_t default_batch_size = 1000;  // bindings per batched round trip
+  bool register_builtin_providers = true;  // sqlite (and the others compiled in)
+};
+
+struct ExecuteOptions {
+  std::string user;  // the caller's local user (picks user mappings)
+  ParamList params;  // override the graph's "params"
+  std::shared_ptr<CancelToken> cancel;  // cancel from another thread
+  std::optional<absl::Duration> timeout;  // overrides the graph's timeout_ms
+};
+
+class QG_EXPORT Engine {
+ public:
+  static absl::StatusOr<std::unique_ptr<Engine>> Create(EngineOptions options = {});
+  virtual ~Engine() = default;
+
+  // Adds a provider kind; kAlreadyExists if the name is taken.
+  virtual absl::Status RegisterProvider(std::shared_ptr<Provider> provider) = 0;
+
+  // Catalog. Sources must name a registered provider; their options are
+  // checked against it.
+  virtual absl::Status LoadCatalogJson(std::string_view json) = 0;
+  virtual absl::Status AddSource(SourceConfig source) = 0;
+  virtual Catalog catalog() const = 0;
+
+  // Parses with the engine's limits, sources and the providers' placeholder
+  // rules, then executes.
+  virtual absl::StatusOr<GraphResult> ExecuteJson(std::string_view qgdl,
+                                                  const ExecuteOptions& options = {}) = 0;
+  virtual absl::StatusOr<GraphResult> Execute(const Graph& graph,
+                                              const ExecuteOptions& options = {}) = 0;
+
+  // Plans without executing (connections are taken only to ask sources for
+  // cost estimates).
+  virtual absl::StatusOr<Plan> Explain(const Graph& graph, const ExecuteOptions& options = {}) = 0;
+  // The ParseOptions Execute/Explain use (sources, placeholder rules, limits),
+  // for validating a graph with the engine's rules.
+  virtual ParseOptions GraphParseOptions(const ParamList* execution_params = nullptr) const = 0;
+
+  // Live pool figures, keyed "source/user".
+  virtual std::vector<std::pair<std::string, PoolStats>> PoolStatistics() const = 0;
+};
+
+}  // namespace qg
+
+#endif  // QG_ENGINE_H_

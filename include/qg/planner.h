@@ -1,0 +1,58 @@
+// qg/planner.h — the plan of a graph: per node its strategy, batch size,
+// parallel width, compiled statement and cost estimate; rendered by EXPLAIN
+// as text, JSON or Graphviz DOT (DESIGN.md §11). With actuals from a
+// GraphResult (EXPLAIN ANALYZE) estimates and actuals sit side by side.
+//
+// Thread-safety: plain values.
+#ifndef QG_PLANNER_H_
+#define QG_PLANNER_H_
+
+#include "qg/export.h"
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "qg/cost.h"
+#include "qg/graph.h"
+
+namespace qg {
+
+struct GraphResult;
+
+enum class ExecKind {
+  kSingle,      // no incoming mappings: one execution
+  kBatched,     // many bindings per round trip
+  kPerBinding,  // one prepared statement per binding, several connections at once
+};
+QG_EXPORT std::string_view ExecKindName(ExecKind k);  // "single" | "batched" | "per_binding"
+
+struct NodePlan {
+  int node = -1;  // index into graph.nodes
+  std::string node_id;
+  std::string database_id;
+  std::string provider;
+  ExecKind kind = ExecKind::kSingle;
+  std::string reason;              // why this strategy (forced, rewrite refused: ..., cost)
+  int64_t batch_size = 0;          // bindings per round trip (batched)
+  int parallelism = 1;             // connections used at once
+  std::vector<int> depends_on;     // node indices that must finish first
+  std::vector<std::string> key_params;  // mapped parameters
+  std::string statement;           // native text as sent (batched: for a full batch)
+  CostEstimate estimate;
+};
+
+struct Plan {
+  std::vector<NodePlan> nodes;  // in dataflow order
+  TransactionMode transaction = TransactionMode::kAutonomous;
+};
+
+enum class ExplainFormat { kText, kJson, kDot };
+QG_EXPORT absl::StatusOr<ExplainFormat> ParseExplainFormat(std::string_view s);  // "text" | "json" | "dot"
+
+// `actuals` (may be null) adds actual rows, round trips and times per node.
+QG_EXPORT std::string RenderPlan(const Plan& plan, ExplainFormat format,
+                       const GraphResult* actuals = nullptr);
+
+}  // namespace qg
+
+#endif  // QG_PLANNER_H_
