@@ -11,8 +11,9 @@
 // Values are never spliced into text: rewriting produces native placeholders
 // and the list of argument names in native order. Batched rewriting turns a
 // `col = :p` comparison into `col IN (?, ?, ...)` or `col = ANY($n)` and
-// prepends the key column(s) to the select list, so rows can be linked back to
-// the binding that produced them.
+// appends the key column(s) to the end of the select list (`SELECT *, col AS
+// __qg_k0` is valid in SQLite, PostgreSQL and MySQL, where a leading `col, *`
+// is not), so rows can be linked back to the binding that produced them.
 //
 // Thread-safety: pure functions.
 //
@@ -86,8 +87,9 @@ struct BatchArg {
 struct BatchedSql {
   std::string text;
   std::vector<BatchArg> args;  // in native placeholder order
-  // The first `key_columns` result columns carry the key parameters' values
-  // (in key_params order) and are not part of the node's output.
+  // The LAST `key_columns` result columns carry the key parameters' values
+  // (in key_params order, named __qg_k0, __qg_k1, ...) and are not part of
+  // the node's output.
   size_t key_columns = 0;
 };
 
@@ -98,7 +100,9 @@ struct BatchedSql {
 // LIMIT, OFFSET, FETCH, UNION/INTERSECT/EXCEPT, window (OVER) or aggregate
 // call at depth 0. Anything else returns kFailedPrecondition with the reason,
 // and the planner falls back to per-binding execution.
-// Several key parameters use row values: (a, b) IN ((?, ?), (?, ?)).
+// Several key parameters use row values: (a, b) IN (VALUES (?, ?), (?, ?));
+// kAnyArray with several key parameters is refused (kFailedPrecondition):
+// callers use kInList then.
 QG_EXPORT absl::StatusOr<BatchedSql> RewriteBatched(const ParsedSql& sql,
                                           const std::vector<std::string>& key_params,
                                           size_t items, PlaceholderStyle style, BatchForm form);

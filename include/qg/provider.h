@@ -75,7 +75,7 @@ struct BoundArg {
 struct Statement {
   std::string text;            // native text (SQL with native placeholders, or the provider's own)
   std::vector<BatchArg> args;  // what each native argument is, in native order
-  size_t key_columns = 0;      // batched: leading result columns carrying the keys
+  size_t key_columns = 0;      // batched: trailing result columns carrying the keys
   size_t batch_items = 0;      // 0: one binding per execution; else bindings per execution
   bool is_write = false;
   // Provider-private compiled form (e.g. a parsed request template).
