@@ -1,0 +1,661 @@
+#include "providers/sqlite/sqlite_connection.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "sql/sql_lexer.h"
+
+namespace qg::sqlite {
+namespace {
+
+using sql::Av;
+
+std::string_view PrimaryCodeName(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_OK:
+      return "SQLITE_OK";
+    case SQLITE_ERROR:
+      return "SQLITE_ERROR";
+    case SQLITE_INTERNAL:
+      return "SQLITE_INTERNAL";
+    case SQLITE_PERM:
+      return "SQLITE_PERM";
+    case SQLITE_ABORT:
+      return "SQLITE_ABORT";
+    case SQLITE_BUSY:
+      return "SQLITE_BUSY";
+    case SQLITE_LOCKED:
+      return "SQLITE_LOCKED";
+    case SQLITE_NOMEM:
+      return "SQLITE_NOMEM";
+    case SQLITE_READONLY:
+      return "SQLITE_READONLY";
+    case SQLITE_INTERRUPT:
+      return "SQLITE_INTERRUPT";
+    case SQLITE_IOERR:
+      return "SQLITE_IOERR";
+    case SQLITE_CORRUPT:
+      return "SQLITE_CORRUPT";
+    case SQLITE_NOTFOUND:
+      return "SQLITE_NOTFOUND";
+    case SQLITE_FULL:
+      return "SQLITE_FULL";
+    case SQLITE_CANTOPEN:
+      return "SQLITE_CANTOPEN";
+    case SQLITE_PROTOCOL:
+      return "SQLITE_PROTOCOL";
+    case SQLITE_SCHEMA:
+      return "SQLITE_SCHEMA";
+    case SQLITE_TOOBIG:
+      return "SQLITE_TOOBIG";
+    case SQLITE_CONSTRAINT:
+      return "SQLITE_CONSTRAINT";
+    case SQLITE_MISMATCH:
+      return "SQLITE_MISMATCH";
+    case SQLITE_MISUSE:
+      return "SQLITE_MISUSE";
+    case SQLITE_NOLFS:
+      return "SQLITE_NOLFS";
+    case SQLITE_AUTH:
+      return "SQLITE_AUTH";
+    case SQLITE_RANGE:
+      return "SQLITE_RANGE";
+    case SQLITE_NOTADB:
+      return "SQLITE_NOTADB";
+    default:
+      return "SQLITE_UNKNOWN";
+  }
+}
+
+std::string CodeName(int extended) {
+  std::string_view suffix;
+  switch (extended) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+      suffix = "_UNIQUE";
+      break;
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+      suffix = "_PRIMARYKEY";
+      break;
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+      suffix = "_FOREIGNKEY";
+      break;
+    case SQLITE_CONSTRAINT_NOTNULL:
+      suffix = "_NOTNULL";
+      break;
+    case SQLITE_CONSTRAINT_CHECK:
+      suffix = "_CHECK";
+      break;
+    case SQLITE_BUSY_SNAPSHOT:
+      suffix = "_SNAPSHOT";
+      break;
+    case SQLITE_BUSY_RECOVERY:
+      suffix = "_RECOVERY";
+      break;
+    case SQLITE_LOCKED_SHAREDCACHE:
+      suffix = "_SHAREDCACHE";
+      break;
+    case SQLITE_READONLY_DBMOVED:
+      suffix = "_DBMOVED";
+      break;
+    case SQLITE_CANTOPEN_ISDIR:
+      suffix = "_ISDIR";
+      break;
+    case SQLITE_IOERR_READ:
+      suffix = "_READ";
+      break;
+    case SQLITE_IOERR_WRITE:
+      suffix = "_WRITE";
+      break;
+    case SQLITE_IOERR_SHORT_READ:
+      suffix = "_SHORT_READ";
+      break;
+    case SQLITE_ERROR_MISSING_COLLSEQ:
+      suffix = "_MISSING_COLLSEQ";
+      break;
+    default:
+      break;
+  }
+  std::string name = absl::StrCat(Av(PrimaryCodeName(extended)), Av(suffix));
+  if (suffix.empty() && extended != (extended & 0xff)) {
+    absl::StrAppend(&name, " (extended ", extended, ")");
+  }
+  return name;
+}
+
+absl::StatusCode CodeFor(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_INTERRUPT:
+      return absl::StatusCode::kCancelled;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PROTOCOL:
+      return absl::StatusCode::kUnavailable;
+    case SQLITE_CONSTRAINT:
+      return (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+                 ? absl::StatusCode::kAlreadyExists
+                 : absl::StatusCode::kFailedPrecondition;
+    case SQLITE_READONLY:
+      return absl::StatusCode::kFailedPrecondition;
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+      return absl::StatusCode::kPermissionDenied;
+    case SQLITE_NOMEM:
+    case SQLITE_FULL:
+      return absl::StatusCode::kResourceExhausted;
+    case SQLITE_ERROR:
+    case SQLITE_MISMATCH:
+    case SQLITE_RANGE:
+    case SQLITE_TOOBIG:
+    case SQLITE_SCHEMA:
+      return absl::StatusCode::kInvalidArgument;
+    default:
+      return absl::StatusCode::kInternal;
+  }
+}
+
+bool BreaksConnection(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string Shorten(std::string_view sql) {
+  constexpr size_t kMax = 400;
+  if (sql.size() <= kMax) return std::string(sql);
+  return absl::StrCat(Av(sql.substr(0, kMax)), "... (", sql.size(), " bytes)");
+}
+
+std::string QuoteIdent(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+// How TEXT cells of a column are refined by its declared type.
+enum class TextKind { kString, kDecimal, kTimestamp, kJson };
+
+TextKind TextKindFor(const char* decltype_or_null) {
+  if (decltype_or_null == nullptr) return TextKind::kString;
+  std::string t = absl::AsciiStrToUpper(decltype_or_null);
+  if (t.rfind("DECIMAL", 0) == 0 || t.rfind("NUMERIC", 0) == 0) return TextKind::kDecimal;
+  if (t.find("DATE") != std::string::npos || t.find("TIME") != std::string::npos) {
+    return TextKind::kTimestamp;
+  }
+  if (t == "JSON" || t == "JSONB") return TextKind::kJson;
+  return TextKind::kString;
+}
+
+// [+-]digits[.digits] or [+-].digits: text that is an exact decimal.
+bool LooksDecimal(std::string_view s) {
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  size_t digits = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++digits;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++digits;
+  }
+  return digits > 0 && i == s.size();
+}
+
+// Resets and clears a statement however Execute leaves.
+class StmtGuard {
+ public:
+  explicit StmtGuard(sqlite3_stmt* s) : s_(s) {}
+  ~StmtGuard() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+  StmtGuard(const StmtGuard&) = delete;
+  StmtGuard& operator=(const StmtGuard&) = delete;
+
+ private:
+  sqlite3_stmt* s_;
+};
+
+absl::StatusOr<bool> ParseBool(const std::string& key, const std::string& value) {
+  std::string v = absl::AsciiStrToLower(value);
+  if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
+  if (v == "false" || v == "0" || v == "no" || v == "off") return false;
+  return absl::InvalidArgumentError(
+      absl::StrCat("sqlite option ", key, "='", value, "' is not true or false"));
+}
+
+// The file a connection string names, or "" for in-memory databases.
+std::string FilePathOf(const std::string& connect) {
+  if (connect == ":memory:" || connect.empty()) return "";
+  if (connect.rfind("file:", 0) != 0) return connect;
+  std::string rest = connect.substr(5);
+  size_t q = rest.find('?');
+  std::string query = q == std::string::npos ? "" : rest.substr(q + 1);
+  rest = rest.substr(0, q);
+  if (query.find("mode=memory") != std::string::npos || rest == ":memory:") return "";
+  if (rest.rfind("//", 0) == 0) {  // file://host/path
+    size_t slash = rest.find('/', 2);
+    rest = slash == std::string::npos ? "" : rest.substr(slash);
+  }
+  return rest;
+}
+
+}  // namespace
+
+absl::StatusOr<ConnectOptions> ParseOptions(const std::map<std::string, std::string>& options) {
+  ConnectOptions out;
+  for (const auto& [key, value] : options) {
+    if (key == "busy_timeout") {
+      int64_t ms = 0;
+      absl::Duration d;
+      if (absl::SimpleAtoi(value, &ms) && ms >= 0) {
+        out.busy_timeout = absl::Milliseconds(ms);
+      } else if (absl::ParseDuration(value, &d) && d >= absl::ZeroDuration()) {
+        out.busy_timeout = d;
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat("sqlite option busy_timeout='", value,
+                                                       "' is not a duration (\"5s\", \"250ms\")"));
+      }
+    } else if (key == "journal_mode") {
+      std::string mode = absl::AsciiStrToLower(value);
+      static const char* const kModes[] = {"delete", "truncate", "persist", "memory", "wal", "off"};
+      if (std::find(std::begin(kModes), std::end(kModes), mode) == std::end(kModes)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("sqlite option journal_mode='", value,
+                         "' is not one of delete, truncate, persist, memory, wal, off"));
+      }
+      out.journal_mode = mode;
+    } else if (key == "read_only") {
+      auto b = ParseBool(key, value);
+      if (!b.ok()) return b.status();
+      out.read_only = *b;
+    } else if (key == "create") {
+      auto b = ParseBool(key, value);
+      if (!b.ok()) return b.status();
+      out.create = *b;
+    } else if (key == "foreign_keys") {
+      auto b = ParseBool(key, value);
+      if (!b.ok()) return b.status();
+      out.foreign_keys = *b;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown sqlite option '", key,
+                       "' (known: busy_timeout, journal_mode, read_only, create, foreign_keys)"));
+    }
+  }
+  return out;
+}
+
+SqliteConnection::SqliteConnection(sqlite3* db, std::string source,
+                                   absl::Duration statement_timeout)
+    : db_(db), source_(std::move(source)), statement_timeout_(statement_timeout) {}
+
+SqliteConnection::~SqliteConnection() {
+  for (Cached& c : lru_) sqlite3_finalize(c.stmt);
+  sqlite3_close_v2(db_);
+}
+
+absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
+    const ConnectRequest& request) {
+  const std::string where = absl::StrCat("sqlite source '", request.source_name, "': ");
+  auto options = ParseOptions(request.options);
+  if (!options.ok())
+    return absl::InvalidArgumentError(where + std::string(options.status().message()));
+  if (request.connect.empty()) {
+    return absl::InvalidArgumentError(
+        where + "empty connection string (expected a file path, ':memory:' or a file: URI)");
+  }
+  int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
+  if (options->read_only) {
+    flags |= SQLITE_OPEN_READONLY;
+  } else {
+    flags |= SQLITE_OPEN_READWRITE;
+    if (options->create) flags |= SQLITE_OPEN_CREATE;
+  }
+  const std::string path = FilePathOf(request.connect);
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(request.connect.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    int extended = db != nullptr ? sqlite3_extended_errcode(db) : rc;
+    sqlite3_close_v2(db);
+    std::error_code ec;
+    if ((rc & 0xff) == SQLITE_CANTOPEN && !path.empty() && !std::filesystem::exists(path, ec)) {
+      return absl::NotFoundError(
+          absl::StrCat(where, "database file '", path, "' does not exist",
+                       options->create ? "" : " (set option create=true to create it)"));
+    }
+    return absl::UnavailableError(absl::StrCat(where, "cannot open '", request.connect, "': ", msg,
+                                               " [", CodeName(extended), "]"));
+  }
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, static_cast<int>(std::min<int64_t>(
+                               absl::ToInt64Milliseconds(options->busy_timeout), INT32_MAX)));
+  std::unique_ptr<SqliteConnection> conn(
+      new SqliteConnection(db, request.source_name, request.statement_timeout));
+  sqlite3_progress_handler(db, kProgressSteps, &SqliteConnection::ProgressHandler, conn.get());
+  // Reading the schema version fails here, not at the first query, when the
+  // file is not a database.
+  std::vector<std::string> setup = {"PRAGMA schema_version"};
+  if (options->foreign_keys) {
+    setup.push_back(*options->foreign_keys ? "PRAGMA foreign_keys = ON"
+                                           : "PRAGMA foreign_keys = OFF");
+  }
+  // journal_mode is checked against a fixed list in ParseOptions.
+  if (!options->journal_mode.empty()) {
+    setup.push_back("PRAGMA journal_mode = " + options->journal_mode);
+  }
+  for (const std::string& sql : setup) {
+    sqlite3_stmt* s = nullptr;
+    rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr);
+    if (rc == SQLITE_OK) {
+      do {
+        rc = sqlite3_step(s);
+      } while (rc == SQLITE_ROW);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_OK) {
+      return absl::Status(
+          CodeFor(rc),
+          absl::StrCat(where, "cannot open '", request.connect, "': ", sqlite3_errmsg(db), " [",
+                       CodeName(sqlite3_extended_errcode(db)), "] in ", sql));
+    }
+  }
+  return conn;
+}
+
+int SqliteConnection::ProgressHandler(void* self) {
+  auto* c = static_cast<SqliteConnection*>(self);
+  if (c->cancelled_.load(std::memory_order_acquire)) return 1;
+  if (c->deadline_ != absl::InfiniteFuture() && absl::Now() >= c->deadline_) {
+    c->timed_out_ = true;
+    return 1;
+  }
+  return 0;
+}
+
+absl::Status SqliteConnection::Error(int rc, std::string_view what, std::string_view sql) {
+  int extended = sqlite3_extended_errcode(db_);
+  if ((extended & 0xff) != (rc & 0xff)) extended = rc;
+  if ((rc & 0xff) == SQLITE_INTERRUPT) {
+    if (timed_out_) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("sqlite source '", source_, "': statement timeout (",
+                       absl::FormatDuration(statement_timeout_), ") exceeded"));
+    }
+    return absl::CancelledError(
+        absl::StrCat("sqlite source '", source_, "': ", Av(what), " cancelled"));
+  }
+  if (BreaksConnection(rc)) broken_.store(true, std::memory_order_release);
+  std::string msg =
+      absl::StrCat("sqlite source '", source_, "': ", Av(what), ": ", sqlite3_errmsg(db_), " [",
+                   CodeName(extended), ": ", sqlite3_errstr(extended), "]");
+  if (!sql.empty()) absl::StrAppend(&msg, " in: ", Shorten(sql));
+  return absl::Status(CodeFor(extended), msg);
+}
+
+absl::StatusOr<sqlite3_stmt*> SqliteConnection::Prepare(const std::string& text) {
+  if (auto it = cache_.find(text); it != cache_.end()) {
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return it->second->stmt;
+  }
+  sqlite3_stmt* s = nullptr;
+  const char* tail = nullptr;
+  int rc = sqlite3_prepare_v3(db_, text.data(), static_cast<int>(text.size()),
+                              SQLITE_PREPARE_PERSISTENT, &s, &tail);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(s);
+    return Error(rc, "prepare", text);
+  }
+  if (s == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sqlite source '", source_, "': empty statement: '", Shorten(text), "'"));
+  }
+  // Only whitespace and comments may follow the statement.
+  if (tail != nullptr && tail < text.data() + text.size()) {
+    sqlite3_stmt* rest = nullptr;
+    rc = sqlite3_prepare_v2(db_, tail, static_cast<int>(text.data() + text.size() - tail), &rest,
+                            nullptr);
+    bool more = rc != SQLITE_OK || rest != nullptr;
+    sqlite3_finalize(rest);
+    if (more) {
+      sqlite3_finalize(s);
+      return absl::InvalidArgumentError(
+          absl::StrCat("sqlite source '", source_,
+                       "': only one statement may be executed at a time; text "
+                       "follows the first statement at byte ",
+                       tail - text.data(), " in: ", Shorten(text)));
+    }
+  }
+  lru_.push_front(Cached{text, s});
+  cache_[text] = lru_.begin();
+  while (lru_.size() > kStatementCacheSize) {
+    cache_.erase(lru_.back().text);
+    sqlite3_finalize(lru_.back().stmt);
+    lru_.pop_back();
+  }
+  return s;
+}
+
+absl::Status SqliteConnection::Bind(sqlite3_stmt* s, int index, const Value& v) {
+  int rc = SQLITE_OK;
+  switch (v.type()) {
+    case ValueType::kNull:
+      rc = sqlite3_bind_null(s, index);
+      break;
+    case ValueType::kBool:
+      rc = sqlite3_bind_int64(s, index, v.as_bool() ? 1 : 0);
+      break;
+    case ValueType::kInt64:
+      rc = sqlite3_bind_int64(s, index, v.as_int());
+      break;
+    case ValueType::kDouble:
+      rc = sqlite3_bind_double(s, index, v.as_double());
+      break;
+    case ValueType::kBytes:
+      rc = sqlite3_bind_blob64(s, index, v.as_text().data(), v.as_text().size(), SQLITE_TRANSIENT);
+      break;
+    case ValueType::kDecimal:
+    case ValueType::kString:
+    case ValueType::kTimestamp:
+    case ValueType::kJson:
+      rc = sqlite3_bind_text64(s, index, v.as_text().data(), v.as_text().size(), SQLITE_TRANSIENT,
+                               SQLITE_UTF8);
+      break;
+  }
+  if (rc != SQLITE_OK) return Error(rc, absl::StrCat("binding argument ", index));
+  return absl::OkStatus();
+}
+
+absl::Status SqliteConnection::Execute(const Statement& stmt, const std::vector<BoundArg>& args,
+                                       RowSink* sink, ExecStats* stats) {
+  if (broken()) {
+    return absl::UnavailableError(
+        absl::StrCat("sqlite source '", source_, "': connection is broken"));
+  }
+  if (cancelled_.load(std::memory_order_acquire)) {
+    return absl::CancelledError(
+        absl::StrCat("sqlite source '", source_, "': connection was cancelled"));
+  }
+  if (args.size() != stmt.args.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("sqlite source '", source_, "': statement has ",
+                                                   stmt.args.size(), " arguments, ", args.size(),
+                                                   " given"));
+  }
+  auto prepared = Prepare(stmt.text);
+  if (!prepared.ok()) return prepared.status();
+  sqlite3_stmt* s = *prepared;
+  StmtGuard guard(s);
+  const int nparams = sqlite3_bind_parameter_count(s);
+  if (static_cast<size_t>(nparams) != args.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sqlite source '", source_, "': the statement has ", nparams, " placeholders but ",
+        args.size(), " arguments were given, in: ", Shorten(stmt.text)));
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i].is_array) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "sqlite source '", source_, "': argument ", i + 1,
+          (i < stmt.args.size() ? " (:" + stmt.args[i].name + ")" : std::string()),
+          " is an array; SQLite has no array parameters (use the IN-list batch form)"));
+    }
+    if (auto st = Bind(s, static_cast<int>(i + 1), args[i].value); !st.ok()) return st;
+  }
+
+  const int ncols = sqlite3_column_count(s);
+  std::vector<TextKind> text_kinds(ncols);
+  if (sink != nullptr) {
+    std::vector<ColumnInfo> columns(ncols);
+    for (int c = 0; c < ncols; ++c) {
+      const char* name = sqlite3_column_name(s, c);
+      const char* decl = sqlite3_column_decltype(s, c);
+      columns[c].name = name != nullptr ? name : "";
+      columns[c].native_type = decl != nullptr ? decl : "";
+      text_kinds[c] = TextKindFor(decl);
+    }
+    if (auto st = sink->OnColumns(columns); !st.ok()) return st;
+  }
+
+  timed_out_ = false;
+  deadline_ = statement_timeout_ > absl::ZeroDuration() ? absl::Now() + statement_timeout_
+                                                        : absl::InfiniteFuture();
+  const int64_t total_before = sqlite3_total_changes64(db_);
+  if (stats != nullptr) ++stats->round_trips;
+  std::vector<Value> row;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    if (sink == nullptr) continue;
+    row.clear();
+    row.reserve(ncols);
+    for (int c = 0; c < ncols; ++c) {
+      switch (sqlite3_column_type(s, c)) {
+        case SQLITE_INTEGER:
+          row.push_back(Value::Int(sqlite3_column_int64(s, c)));
+          break;
+        case SQLITE_FLOAT:
+          row.push_back(Value::Double(sqlite3_column_double(s, c)));
+          break;
+        case SQLITE_BLOB: {
+          const void* p = sqlite3_column_blob(s, c);
+          const int n = sqlite3_column_bytes(s, c);
+          row.push_back(Value::Bytes(p != nullptr ? std::string(static_cast<const char*>(p), n)
+                                                  : std::string()));
+          break;
+        }
+        case SQLITE_TEXT: {
+          const unsigned char* p = sqlite3_column_text(s, c);
+          const int n = sqlite3_column_bytes(s, c);
+          std::string text =
+              p != nullptr ? std::string(reinterpret_cast<const char*>(p), n) : std::string();
+          switch (text_kinds[c]) {
+            case TextKind::kDecimal:
+              row.push_back(LooksDecimal(text) ? Value::Decimal(std::move(text))
+                                               : Value::String(std::move(text)));
+              break;
+            case TextKind::kTimestamp:
+              row.push_back(Value::Timestamp(std::move(text)));
+              break;
+            case TextKind::kJson:
+              row.push_back(Value::Json(std::move(text)));
+              break;
+            case TextKind::kString:
+              row.push_back(Value::String(std::move(text)));
+              break;
+          }
+          break;
+        }
+        default:
+          row.push_back(Value::Null());
+          break;
+      }
+    }
+    if (auto st = sink->OnRow(row); !st.ok()) {
+      deadline_ = absl::InfiniteFuture();
+      return st;
+    }
+  }
+  deadline_ = absl::InfiniteFuture();
+  if (rc != SQLITE_DONE) return Error(rc, "execute", stmt.text);
+  if (stats != nullptr && !sqlite3_stmt_readonly(s)) {
+    stats->rows_affected =
+        sqlite3_total_changes64(db_) != total_before ? sqlite3_changes64(db_) : 0;
+  }
+  return absl::OkStatus();
+}
+
+void SqliteConnection::Cancel() {
+  cancelled_.store(true, std::memory_order_release);
+  sqlite3_interrupt(db_);
+}
+
+absl::Status SqliteConnection::RunSimple(const std::string& text) {
+  Statement stmt;
+  stmt.text = text;
+  return Execute(stmt, {}, nullptr, nullptr);
+}
+
+absl::Status SqliteConnection::Ping(std::string_view query) {
+  return RunSimple(query.empty() ? std::string("SELECT 1") : std::string(query));
+}
+
+absl::Status SqliteConnection::Reset() {
+  cancelled_.store(false, std::memory_order_release);
+  timed_out_ = false;
+  deadline_ = absl::InfiniteFuture();
+  for (Cached& c : lru_) sqlite3_reset(c.stmt);
+  if (broken()) {
+    return absl::UnavailableError(
+        absl::StrCat("sqlite source '", source_, "': connection is broken"));
+  }
+  if (sqlite3_get_autocommit(db_) == 0) {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, &err);
+    sqlite3_free(err);
+    if (rc != SQLITE_OK) {
+      absl::Status st = Error(rc, "reset (rollback of the open transaction)");
+      broken_.store(true, std::memory_order_release);
+      return st;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteConnection::Begin(const TxOptions& options) {
+  return RunSimple(options.isolation == IsolationLevel::kSerializable ? "BEGIN IMMEDIATE"
+                                                                      : "BEGIN");
+}
+absl::Status SqliteConnection::Commit() { return RunSimple("COMMIT"); }
+absl::Status SqliteConnection::Rollback() { return RunSimple("ROLLBACK"); }
+
+absl::Status SqliteConnection::Savepoint(std::string_view name) {
+  if (name.empty()) return absl::InvalidArgumentError("empty savepoint name");
+  return RunSimple("SAVEPOINT " + QuoteIdent(name));
+}
+absl::Status SqliteConnection::RollbackToSavepoint(std::string_view name) {
+  if (name.empty()) return absl::InvalidArgumentError("empty savepoint name");
+  return RunSimple("ROLLBACK TO SAVEPOINT " + QuoteIdent(name));
+}
+absl::Status SqliteConnection::ReleaseSavepoint(std::string_view name) {
+  if (name.empty()) return absl::InvalidArgumentError("empty savepoint name");
+  return RunSimple("RELEASE SAVEPOINT " + QuoteIdent(name));
+}
+
+}  // namespace qg::sqlite
