@@ -52,6 +52,8 @@ struct Node {
   std::optional<int64_t> batch_size;  // > 0
   std::optional<int64_t> timeout_ms;  // > 0
   OnError on_error = OnError::kFail;
+
+  bool operator==(const Node&) const = default;
 };
 
 struct Edge {
@@ -61,6 +63,8 @@ struct Edge {
   // {"user_data.id": "order_data.user_id"} -> {"id", "user_id"}.
   // Empty: an ordering dependency only.
   std::vector<std::pair<std::string, std::string>> mapping;
+
+  bool operator==(const Edge&) const = default;
 };
 
 struct QG_EXPORT Graph {
