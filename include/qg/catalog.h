@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -119,6 +120,12 @@ QG_EXPORT absl::StatusOr<absl::Duration> ParseDuration(std::string_view text);
 // statement_timeout) go to `pool`; others to provider_options.
 QG_EXPORT absl::Status ApplySourceOption(std::string_view key, std::string_view value,
                                SourceConfig* source);
+
+// Applies several options as one set: pool_max first (so "pool_min=10;
+// pool_max=20" is accepted whatever the order), then the rest in order.
+// Stops at the first error, which names its key.
+QG_EXPORT absl::Status ApplySourceOptions(
+    const std::vector<std::pair<std::string, std::string>>& options, SourceConfig* source);
 
 }  // namespace qg
 

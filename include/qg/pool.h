@@ -24,6 +24,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -75,6 +76,10 @@ class QG_EXPORT PooledConnection {
   Connection* operator->() const { return conn_.get(); }
   Connection& operator*() const { return *conn_; }
   explicit operator bool() const { return conn_ != nullptr; }
+  // When the connection was opened, and when max_lifetime (with jitter)
+  // retires it (absl::InfiniteFuture() when unlimited).
+  absl::Time created_at() const { return created_; }
+  absl::Time retire_at() const { return retire_at_; }
 
   // The connection is unusable: close it instead of returning it.
   void MarkBroken() { broken_ = true; }
@@ -131,7 +136,11 @@ class QG_EXPORT ConnectionPool {
   };
   void Return(std::unique_ptr<Connection> conn, absl::Time created, absl::Time retire_at,
               bool broken);
-  absl::Time RetireTime(absl::Time created);
+  absl::Time RetireTime(absl::Time created) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Closes connections (outside mu_), then frees their slots: a slot counts
+  // until its driver session is really gone, so the source never sees more
+  // than pool_max sessions from this pool.
+  void Discard(std::vector<std::unique_ptr<Connection>>& conns) ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::string name_;
   const PoolOptions options_;
@@ -141,6 +150,7 @@ class QG_EXPORT ConnectionPool {
   std::deque<Idle> idle_ ABSL_GUARDED_BY(mu_);
   int in_use_ ABSL_GUARDED_BY(mu_) = 0;
   int connecting_ ABSL_GUARDED_BY(mu_) = 0;
+  int closing_ ABSL_GUARDED_BY(mu_) = 0;  // being closed outside mu_
   int waiting_ ABSL_GUARDED_BY(mu_) = 0;
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   PoolStats counters_ ABSL_GUARDED_BY(mu_);

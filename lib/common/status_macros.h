@@ -30,11 +30,16 @@
 
 namespace qg {
 
+// Debian's abseil 20220623 has its own absl::string_view (not an alias of
+// std::string_view), so absl::StrCat & co. do not take std::string_view.
+// Av() converts at the call site.
+inline absl::string_view Av(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
 // Returns `s` with `prefix` prepended to its message, same code.
 inline absl::Status Annotate(const absl::Status& s, std::string_view prefix) {
   if (s.ok()) return s;
   std::string msg(prefix);
-  msg += s.message();
+  msg.append(s.message().data(), s.message().size());
   return absl::Status(s.code(), msg);
 }
 
