@@ -10,9 +10,43 @@
 //            {"user_data": [{"id": 1, ..., "order_data": [{"order_id": 7, ...}]}]}
 // Formats: kJson, kNdjson (one JSON object per line), kCsv.
 //
-// Writers stream: they format into a bounded buffer and hand it to the sink
-// chunk by chunk, so a large result is never held twice in memory. Limits
-// (rows, bytes) fail with kResourceExhausted rather than truncating.
+// Details (all shapes list nodes in graph order):
+//   - Joining and nesting follow only edges with an input_mapping (ordering
+//     edges do not join). A child row matches a parent row when, for every
+//     parameter fed from that parent, the row's binding value (NodeResult::
+//     bindings/row_binding) equals the parent row's field (ValueKeyEqual).
+//     Weakly connected components of the joined shape combine as a cross
+//     product; a node that contributes no rows (skipped, failed with
+//     on_error=continue, cancelled) makes an inner join empty, and gives
+//     empty arrays when nested. Joined keys are "<node_id>.<column>" for
+//     every column of every node.
+//   - kNested roots are the nodes with no incoming mapping edge; a child with
+//     several parents is nested under each, matched only on the parameters
+//     that parent feeds.
+//   - kNodes stats per node: "status", "rows", "skipped", "strategy",
+//     "bindings", "round_trips", "elapsed_ms", plus "rows_affected" for
+//     write nodes and "error"/"error_code" when the node has an error. A node
+//     not ok lists its columns and no rows.
+//   - kNdjson: kNodes -> one line per row {"node": "<id>", "row": {col: v}};
+//     kJoined -> one line per joined row object; kNested -> one line per root
+//     row {"<root_id>": {...row with nested children...}}. pretty is ignored.
+//   - kCsv (RFC 4180 quoting, "\n" line ends): null is an empty field, the
+//     empty string is "" so the two differ; fields holding , " CR or LF are
+//     quoted. kNodes -> per node "# node: <id>", header, rows, blank line;
+//     kJoined -> a header of "<node_id>.<column>" names, then rows.
+//   - Values in JSON: int64 -> number; double -> shortest round-trip number,
+//     always with '.' or an exponent (1.0), non-finite -> null; bool; null;
+//     decimal -> string with the exact digits ("9.50"); string -> string
+//     (invalid UTF-8 replaced by U+FFFD); bytes -> base64 string; timestamp
+//     -> string; json -> embedded as is when valid JSON, else a string.
+//     In CSV: Value::ToText(), bytes in base64.
+//   - JSON documents end with a newline.
+//
+// Writers stream: they format into a buffer of kOutputChunkBytes and hand it
+// to the sink chunk by chunk (no chunk is larger), so a large result is never
+// held twice in memory. Limits fail with kResourceExhausted ("result exceeds
+// max_rows=1000") rather than truncating; max_rows counts every row written
+// (in kNested also the nested child rows), max_bytes the bytes handed over.
 //
 // Thread-safety: the functions are reentrant; a GraphResult may be written by
 // several threads at once.
@@ -20,6 +54,7 @@
 #define QG_OUTPUT_H_
 
 #include "qg/export.h"
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -31,6 +66,10 @@
 namespace qg {
 
 struct GraphResult;
+
+// Size of the chunks the writers hand to an OutputSink (the last may be
+// smaller; none is larger).
+inline constexpr size_t kOutputChunkBytes = 64 * 1024;
 
 enum class Shape { kNodes, kJoined, kNested };
 enum class Format { kJson, kNdjson, kCsv };

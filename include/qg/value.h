@@ -96,6 +96,17 @@ class QG_EXPORT Value {
 // as decimal). KeyEqual treats int64, integral doubles and integral decimals
 // with the same numeric value as equal, and text-carried values of the same
 // type by their text. Null is never equal to anything (nulls do not bind).
+//
+// Precisely: numbers (int64, double, decimal) compare by exact value, so
+// double 1.5 == decimal "1.50" == decimal "15e-1", int64 7 == double 7.0 ==
+// decimal "7.000", but double 0.1 != decimal "0.1" (the double is not
+// exactly 0.1) and decimal "18446744073709551615" equals no int64. NaN
+// equals NaN and decimal "NaN" as a key; infinities equal "Infinity". A
+// decimal that is not a number compares by its text. Bool compares with
+// bool only. string, bytes and timestamp form one class compared by text
+// (sources disagree on TEXT vs BLOB vs timestamp for the same key); json
+// compares with json by text. The engine never puts nulls in keys: a null
+// key would never find itself in a hash table.
 struct QG_EXPORT ValueKeyHash {
   size_t operator()(const Value& v) const;
 };
@@ -115,8 +126,10 @@ struct QG_EXPORT ValueRowKeyEqual {
 using ParamList = std::vector<std::pair<std::string, Value>>;
 
 // Parses a JSON object of parameter values ({"city": "Paris", "n": 3}).
-// Strings become kString, integers kInt64, other numbers kDouble, booleans
-// kBool, null kNull, arrays/objects kJson. Errors name the JSON pointer.
+// Strings become kString, integers kInt64 (integers beyond int64 kDecimal
+// with their exact digits), other numbers kDouble, booleans kBool, null
+// kNull, arrays/objects kJson (their text). Errors (kInvalidArgument) name
+// the JSON pointer: "params at /n: duplicate parameter".
 QG_EXPORT absl::StatusOr<ParamList> ParseParamsJson(std::string_view json);
 
 }  // namespace qg
