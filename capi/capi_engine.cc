@@ -1,0 +1,228 @@
+// capi/capi_engine.cc — engine lifetime, catalog, execution, EXPLAIN and
+// pool figures.
+#include <string>
+#include <utility>
+
+#include "absl/time/time.h"
+#include "capi_internal.h"
+#include "qg.h"
+#include "qg/engine.h"
+#include "qg/graph.h"
+#include "qg/planner.h"
+#include "qg/value.h"
+
+using qg::capi::Guard;
+using qg::capi::NullArgument;
+using qg::capi::SetError;
+
+namespace {
+
+// Validates an options struct's version (libgit2 style: 0 and newer-than-us
+// are refused, so a struct never is read past what the caller filled).
+int CheckVersion(const char* function, unsigned int version, unsigned int current) {
+  if (version == 0 || version > current) {
+    return SetError(QG_INVALID_ARGUMENT, std::string(function) + ": unsupported options version " +
+                                             std::to_string(version) + " (this library knows " +
+                                             std::to_string(current) + ")");
+  }
+  return QG_OK;
+}
+
+// Builds ExecuteOptions from the C arguments.
+int ToExecuteOptions(const char* function, const char* params_json, const qg_execute_options* opts,
+                     qg::ExecuteOptions* out) {
+  if (params_json != nullptr) {
+    absl::StatusOr<qg::ParamList> params = qg::ParseParamsJson(params_json);
+    if (!params.ok()) {
+      return SetError(
+          static_cast<int>(params.status().code()),
+          std::string(function) + ": params: " + std::string(params.status().message()));
+    }
+    out->params = std::move(*params);
+  }
+  if (opts == nullptr) return QG_OK;
+  if (int rc = CheckVersion(function, opts->version, QG_EXECUTE_OPTIONS_VERSION); rc != QG_OK) {
+    return rc;
+  }
+  if (opts->user != nullptr) out->user = opts->user;
+  if (opts->timeout_ms < 0) {
+    return SetError(QG_INVALID_ARGUMENT, std::string(function) + ": timeout_ms is negative");
+  }
+  if (opts->timeout_ms > 0) out->timeout = absl::Milliseconds(opts->timeout_ms);
+  if (opts->cancel != nullptr) out->cancel = opts->cancel->rep;
+  return QG_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+QG_API int qg_engine_options_init(qg_engine_options* opts, unsigned int version) {
+  return Guard([&] {
+    if (opts == nullptr) return NullArgument("qg_engine_options_init", "opts");
+    if (int rc = CheckVersion("qg_engine_options_init", version, QG_ENGINE_OPTIONS_VERSION);
+        rc != QG_OK) {
+      return rc;
+    }
+    *opts = qg_engine_options QG_ENGINE_OPTIONS_INIT;
+    return QG_OK;
+  });
+}
+
+QG_API int qg_execute_options_init(qg_execute_options* opts, unsigned int version) {
+  return Guard([&] {
+    if (opts == nullptr) return NullArgument("qg_execute_options_init", "opts");
+    if (int rc = CheckVersion("qg_execute_options_init", version, QG_EXECUTE_OPTIONS_VERSION);
+        rc != QG_OK) {
+      return rc;
+    }
+    *opts = qg_execute_options QG_EXECUTE_OPTIONS_INIT;
+    return QG_OK;
+  });
+}
+
+QG_API int qg_pool_stats_init(qg_pool_stats* stats, unsigned int version) {
+  return Guard([&] {
+    if (stats == nullptr) return NullArgument("qg_pool_stats_init", "stats");
+    if (int rc = CheckVersion("qg_pool_stats_init", version, QG_POOL_STATS_VERSION); rc != QG_OK) {
+      return rc;
+    }
+    *stats = qg_pool_stats QG_POOL_STATS_INIT;
+    return QG_OK;
+  });
+}
+
+QG_API int qg_engine_open(qg_engine** out, const char* sources_json,
+                          const qg_engine_options* opts) {
+  return Guard([&] {
+    if (out == nullptr) return NullArgument("qg_engine_open", "out");
+    *out = nullptr;
+    qg::EngineOptions options;
+    if (opts != nullptr) {
+      if (int rc = CheckVersion("qg_engine_open", opts->version, QG_ENGINE_OPTIONS_VERSION);
+          rc != QG_OK) {
+        return rc;
+      }
+      if (opts->workers < 0) {
+        return SetError(QG_INVALID_ARGUMENT, "qg_engine_open: workers is negative");
+      }
+      options.workers = opts->workers;
+      options.register_builtin_providers = opts->register_builtin_providers != 0;
+    }
+    absl::StatusOr<std::unique_ptr<qg::Engine>> engine = qg::Engine::Create(options);
+    if (!engine.ok()) return SetError(engine.status());
+    auto handle = std::make_unique<qg_engine>();
+    handle->rep = std::move(*engine);
+    if (sources_json != nullptr) {
+      absl::Status s = handle->rep->LoadCatalogJson(sources_json);
+      if (!s.ok()) return SetError(s);
+    }
+    *out = handle.release();
+    return QG_OK;
+  });
+}
+
+QG_API void qg_engine_close(qg_engine* engine) {
+  Guard([&] {
+    delete engine;
+    return QG_OK;
+  });
+}
+
+QG_API int qg_engine_load_catalog(qg_engine* engine, const char* json) {
+  return Guard([&] {
+    if (engine == nullptr) return NullArgument("qg_engine_load_catalog", "engine");
+    if (json == nullptr) return NullArgument("qg_engine_load_catalog", "json");
+    return SetError(engine->rep->LoadCatalogJson(json));
+  });
+}
+
+QG_API int qg_execute(qg_engine* engine, const char* qgdl_json, const char* params_json,
+                      const qg_execute_options* opts, qg_result** out) {
+  return Guard([&] {
+    if (out == nullptr) return NullArgument("qg_execute", "out");
+    *out = nullptr;
+    if (engine == nullptr) return NullArgument("qg_execute", "engine");
+    if (qgdl_json == nullptr) return NullArgument("qg_execute", "qgdl_json");
+    qg::ExecuteOptions options;
+    if (int rc = ToExecuteOptions("qg_execute", params_json, opts, &options); rc != QG_OK) {
+      return rc;
+    }
+    absl::StatusOr<qg::GraphResult> result = engine->rep->ExecuteJson(qgdl_json, options);
+    if (!result.ok()) return SetError(result.status());
+    auto handle = std::make_unique<qg_result>();
+    handle->rep = std::move(*result);
+    *out = handle.release();
+    return QG_OK;
+  });
+}
+
+QG_API int qg_explain(qg_engine* engine, const char* qgdl_json, const char* params_json,
+                      const char* format, char** out) {
+  return Guard([&] {
+    if (out == nullptr) return NullArgument("qg_explain", "out");
+    *out = nullptr;
+    if (engine == nullptr) return NullArgument("qg_explain", "engine");
+    if (qgdl_json == nullptr) return NullArgument("qg_explain", "qgdl_json");
+    absl::StatusOr<qg::ExplainFormat> fmt =
+        qg::ParseExplainFormat(format == nullptr ? "text" : format);
+    if (!fmt.ok()) return SetError(fmt.status());
+    qg::ExecuteOptions options;
+    if (int rc = ToExecuteOptions("qg_explain", params_json, nullptr, &options); rc != QG_OK) {
+      return rc;
+    }
+    absl::StatusOr<qg::Graph> graph = qg::ParseGraph(
+        qgdl_json,
+        engine->rep->GraphParseOptions(params_json != nullptr ? &options.params : nullptr));
+    if (!graph.ok()) return SetError(graph.status());
+    absl::StatusOr<qg::Plan> plan = engine->rep->Explain(*graph, options);
+    if (!plan.ok()) return SetError(plan.status());
+    char* text = qg::capi::CopyOut(qg::RenderPlan(*plan, *fmt));
+    if (text == nullptr) return SetError(QG_RESOURCE_EXHAUSTED, "qg_explain: out of memory");
+    *out = text;
+    return QG_OK;
+  });
+}
+
+QG_API int qg_engine_pool_count(qg_engine* engine) {
+  return Guard([&] {
+    if (engine == nullptr) {
+      NullArgument("qg_engine_pool_count", "engine");
+      return -1;
+    }
+    return static_cast<int>(engine->rep->PoolStatistics().size());
+  });
+}
+
+QG_API int qg_engine_pool_stats(qg_engine* engine, int i, qg_pool_stats* out) {
+  static thread_local std::string name;  // backs out->name until the next call
+  return Guard([&] {
+    if (engine == nullptr) return NullArgument("qg_engine_pool_stats", "engine");
+    if (out == nullptr) return NullArgument("qg_engine_pool_stats", "out");
+    if (int rc = CheckVersion("qg_engine_pool_stats", out->version, QG_POOL_STATS_VERSION);
+        rc != QG_OK) {
+      return rc;
+    }
+    std::vector<std::pair<std::string, qg::PoolStats>> all = engine->rep->PoolStatistics();
+    if (i < 0 || static_cast<size_t>(i) >= all.size()) {
+      return SetError(QG_OUT_OF_RANGE, "qg_engine_pool_stats: pool " + std::to_string(i) +
+                                           " out of range (" + std::to_string(all.size()) +
+                                           " pools)");
+    }
+    name = std::move(all[i].first);
+    const qg::PoolStats& s = all[i].second;
+    out->name = name.c_str();
+    out->in_use = s.in_use;
+    out->idle = s.idle;
+    out->waiting = s.waiting;
+    out->max = s.max;
+    out->created = s.created;
+    out->closed = s.closed;
+    out->broken = s.broken;
+    out->timeouts = s.timeouts;
+    out->wait_seconds = s.wait_seconds;
+    return QG_OK;
+  });
+}
+
+}  // extern "C"
