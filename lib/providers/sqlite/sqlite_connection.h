@@ -27,6 +27,12 @@ struct ConnectOptions {
   bool read_only = false;
   bool create = false;
   std::optional<bool> foreign_keys;
+  // Page cache per connection in KiB and memory-mapped I/O in bytes. SQLite's
+  // defaults (2 MiB cache, no mmap) make every pooled connection re-read the
+  // same B-tree pages with pread; a dependent lookup probes an index once per
+  // binding, so a warm cache is most of its cost.
+  int64_t cache_kib = 65536;
+  int64_t mmap_bytes = int64_t{256} << 20;
 };
 
 // Parses the provider's options (see sqlite_provider.h).

@@ -5,7 +5,8 @@
 // is an error (kNotFound naming the path) unless option create=true.
 // Options: busy_timeout ("5s", "250ms" or milliseconds; default 5s),
 // journal_mode (delete|truncate|persist|memory|wal|off), read_only, create,
-// foreign_keys (true|false).
+// foreign_keys (true|false), cache_size (page cache per connection in KiB, default
+// 65536), mmap_size (bytes of memory-mapped I/O, default 268435456; 0 = off).
 //
 // Thread-safety: the provider is thread-safe; each connection is used by one
 // thread at a time, except Connection::Cancel(), callable from any thread.
