@@ -452,8 +452,9 @@ When the config has no tokens, authentication is OFF: every request is accepted
 and runs as the empty local user (the sources' own AS USER) — keep the server on
 loopback then.
 
-Exit status: 0 after a clean shutdown (SIGTERM/SIGINT), 1 on a startup error
-(bad config, catalog, port in use), 2 on a usage error.
+Exit status: 0 after a clean shutdown (SIGTERM/SIGINT); 1 on a startup error (a
+catalog the engine refuses, the port in use); 2 on a usage error (unknown option,
+bad value, unreadable or invalid config or catalog file).
 )";
 }
 

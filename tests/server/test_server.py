@@ -1,0 +1,602 @@
+#!/usr/bin/env python3
+"""Tests of qgraph-server: the real server on a free loopback port, driven by
+the curl CLI (a real HTTP client).
+
+    python3 test_server.py QGRAPH_SERVER SOURCE_DIR GROUP
+
+GROUP is one of: endpoints, auth, streaming, cancel, limits, drain. Each
+group starts its own server(s) on port 0 (the server prints "listening on
+127.0.0.1:PORT"), checks, and stops them. Exit status 0 = pass. No timed
+assertions: every wait is bounded only to turn a hang into a failure.
+"""
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+SERVER_BIN = os.path.abspath(sys.argv[1])
+SRC = os.path.abspath(sys.argv[2])
+GROUP = sys.argv[3]
+os.chdir(SRC)  # the example catalog's paths are relative to the source tree
+TMP = tempfile.mkdtemp(prefix="qgraph-server-test.")
+FAILURES = []
+SERVERS = []
+
+TOKENS = {"alice": "tok-alice-6f1c2e", "bob": "tok-bob-93ab07"}
+BAD_TOKEN = "tok-wrong-5d5d5d"
+
+
+def check(cond, what, detail=""):
+    if cond:
+        print("ok: " + what)
+    else:
+        FAILURES.append(what)
+        print("FAIL: %s %s" % (what, str(detail)[:2000]), file=sys.stderr)
+    return cond
+
+
+def catalog(extra_sources=()):
+    with open(os.path.join(SRC, "examples/catalog.json")) as f:
+        cat = json.load(f)
+    cat["sources"].extend(extra_sources)
+    return cat
+
+
+class Server:
+    def __init__(self, name, config):
+        self.name = name
+        self.config_path = os.path.join(TMP, name + ".json")
+        with open(self.config_path, "w") as f:
+            json.dump(config, f)
+        self.log_path = os.path.join(TMP, name + ".log")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [SERVER_BIN, "--config", self.config_path, "--port", "0"],
+            stdout=subprocess.PIPE, stderr=self.log, cwd=SRC)
+        SERVERS.append(self)
+        ready, _, _ = select.select([self.proc.stdout], [], [], 60)
+        line = self.proc.stdout.readline().decode() if ready else ""
+        m = re.match(r"listening on 127\.0\.0\.1:(\d+)", line)
+        if not m:
+            self.kill()
+            raise SystemExit("%s did not start: %r\n%s" % (name, line, self.read_log()))
+        self.port = int(m.group(1))
+        self.base = "http://127.0.0.1:%d" % self.port
+
+    def url(self, path):
+        return self.base + path
+
+    def read_log(self):
+        self.log.flush()
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def vm_hwm_kb(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        return -1
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Reply:
+    def __init__(self, rc, status, headers, body, stderr):
+        self.rc, self.status, self.headers, self.body, self.stderr = rc, status, headers, body, stderr
+
+    def json(self):
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    def text(self):
+        return self.body.decode("utf-8", errors="replace")
+
+    def __repr__(self):
+        return "Reply(rc=%s status=%s body=%r)" % (self.rc, self.status, self.body[:600])
+
+
+def curl_cmd(url, method, body, headers, token, raw, timeout, tag):
+    hdr = os.path.join(TMP, "h-%s" % tag)
+    out = os.path.join(TMP, "o-%s" % tag)
+    cmd = ["curl", "-sS", "--max-time", str(timeout), "-X", method, "-D", hdr, "-o", out,
+           "-H", "Expect:"]
+    if raw:
+        cmd.append("--raw")
+    if token:
+        cmd += ["-H", "Authorization: Bearer " + token]
+    for k, v in (headers or {}).items():
+        cmd += ["-H", "%s: %s" % (k, v)]
+    if body is not None:
+        data = os.path.join(TMP, "b-%s" % tag)
+        with open(data, "wb") as f:
+            f.write(body if isinstance(body, bytes) else json.dumps(body).encode())
+        cmd += ["-H", "Content-Type: application/json", "--data-binary", "@" + data]
+    cmd.append(url)
+    return cmd, hdr, out
+
+
+def parse_reply(rc, hdr, out, stderr):
+    status, headers = 0, {}
+    if os.path.exists(hdr):
+        with open(hdr, errors="replace", newline="") as f:
+            for line in f.read().split("\r\n"):
+                m = re.match(r"HTTP/\S+ (\d+)", line)
+                if m:
+                    status, headers = int(m.group(1)), {}
+                elif ":" in line:
+                    k, v = line.split(":", 1)
+                    headers[k.strip().lower()] = v.strip()
+    body = b""
+    if os.path.exists(out):
+        with open(out, "rb") as f:
+            body = f.read()
+    for p in (hdr, out):
+        if os.path.exists(p):
+            os.remove(p)
+    return Reply(rc, status, headers, body, stderr)
+
+
+_tag = [0]
+
+
+def curl(url, method="GET", body=None, headers=None, token=None, raw=False, timeout=60):
+    _tag[0] += 1
+    cmd, hdr, out = curl_cmd(url, method, body, headers, token, raw, timeout, _tag[0])
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout + 30)
+    return parse_reply(p.returncode, hdr, out, p.stderr.decode(errors="replace"))
+
+
+class Background:
+    """A curl running in the background (for slow graphs)."""
+
+    def __init__(self, *args, **kw):
+        _tag[0] += 1
+        kw.setdefault("timeout", 120)
+        self.timeout = kw["timeout"]
+        self.cmd, self.hdr, self.out = curl_cmd(
+            args[0], kw.get("method", "POST"), kw.get("body"), kw.get("headers"),
+            kw.get("token"), kw.get("raw", False), kw["timeout"], _tag[0])
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def result(self):
+        try:
+            _, err = self.proc.communicate(timeout=self.timeout + 30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+        return parse_reply(self.proc.returncode, self.hdr, self.out, err.decode(errors="replace"))
+
+
+def wait_running(server, query_id, token=None, limit=60):
+    """Polls GET /queries until `query_id` runs (bounded)."""
+    end = time.time() + limit
+    while time.time() < end:
+        r = curl(server.url("/queries"), token=token)
+        if r.status == 200 and any(q["query_id"] == query_id for q in r.json()["queries"]):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def seed_graph():
+    with open(os.path.join(SRC, "examples/graphs/seed.json")) as f:
+        return json.load(f)
+
+
+def one_node(source, sql, fields, node="n", **extra):
+    node_obj = {"node_id": node, "database_id": source, "query_string": sql,
+                "input_parameters": [], "output_fields": fields}
+    g = {"nodes": [node_obj], "edges": []}
+    g.update(extra)
+    return g
+
+
+def slow_graph(limit, **extra):
+    sql = ("WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < %d) "
+           "SELECT count(*) AS cnt FROM c" % limit)
+    return one_node("db_users", sql, ["cnt"], node="slow", **extra)
+
+
+def metric(text, name, labels=None):
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        m = re.match(r"([a-zA-Z_:]+)(\{[^}]*\})? (\S+)$", line)
+        if m and m.group(1) == name and (labels is None or (m.group(2) or "") == labels):
+            return float(m.group(3))
+    return None
+
+
+def check_error(r, status, code, what, query_id=None):
+    j = r.json()
+    ok = r.status == status and j is not None and "error" in j and j["error"]["code"] == code
+    ok = ok and j["error"]["query_id"] == r.headers.get("x-query-id") and j["error"]["query_id"]
+    if query_id is not None:
+        ok = ok and j["error"]["query_id"] == query_id
+    check(ok, "%s -> %d %s" % (what, status, code), r)
+    return j["error"] if j and "error" in j else {}
+
+
+# ---------------------------------------------------------------------------
+
+
+def main_config(**limits):
+    lim = {"max_execution_time": "30s", "drain_timeout": "30s"}
+    lim.update(limits)
+    return {"tokens": [{"token": TOKENS["alice"], "user": "alice"},
+                       {"token": {"env": "QG_TEST_BOB_TOKEN"}, "user": "bob"}],
+            "limits": lim,
+            "catalog": catalog([{"name": "db_broken", "provider": "sqlite",
+                                 "connect": TMP,  # a directory: cannot be opened
+                                 "options": {"pool_max": 2, "acquire_timeout": "1s"}}])}
+
+
+def group_endpoints():
+    s = Server("endpoints", main_config())
+    alice = TOKENS["alice"]
+    wrapped = {"graph": seed_graph(), "params": {"city": "Paris"}}
+
+    r = curl(s.url("/query_graph"), "POST", wrapped, token=alice)
+    j = r.json()
+    check(r.status == 200 and j and "nodes" in j, "POST /query_graph wrapped -> 200 json", r)
+    check(r.headers.get("content-type", "").startswith("application/json"), "json content type",
+          r.headers)
+    check(r.headers.get("transfer-encoding") == "chunked", "json answer is chunked", r.headers)
+    check(re.match(r"^[A-Za-z0-9._-]+$", r.headers.get("x-query-id", "")), "X-Query-Id header")
+    if j and "nodes" in j:
+        names = sorted(row[1] for row in j["nodes"]["user_data"]["rows"])
+        check(names == ["Alice", "Chloé", "Emma"] or len(names) >= 2, "Paris users", names)
+        check(j["nodes"]["order_data"]["columns"] == ["order_id", "user_id", "amount"],
+              "order columns", j["nodes"]["order_data"])
+
+    bare = seed_graph()
+    bare["params"] = {"city": "Lyon"}
+    r = curl(s.url("/query_graph"), "POST", bare, token=alice, headers={"X-Query-Id": "my-q.1"})
+    check(r.status == 200 and r.headers.get("x-query-id") == "my-q.1",
+          "bare QGDL body -> 200, client's X-Query-Id echoed", r)
+
+    r = curl(s.url("/query_graph"), "POST", wrapped, token=alice,
+             headers={"Accept": "application/x-ndjson"})
+    lines = [json.loads(l) for l in r.text().splitlines() if l]
+    check(r.status == 200 and r.headers.get("content-type", "").startswith("application/x-ndjson")
+          and lines and all("node" in l and "row" in l for l in lines), "Accept: ndjson", r)
+
+    r = curl(s.url("/query_graph"), "POST", wrapped, token=alice, headers={"Accept": "text/csv"})
+    check(r.status == 200 and r.headers.get("content-type", "").startswith("text/csv")
+          and "# node: user_data" in r.text(), "Accept: text/csv", r)
+
+    w2 = dict(wrapped, output={"shape": "joined", "format": "ndjson"})
+    r = curl(s.url("/query_graph"), "POST", w2, token=alice, headers={"Accept": "text/csv"})
+    lines = [json.loads(l) for l in r.text().splitlines() if l]
+    check(r.status == 200 and lines and "user_data.id" in lines[0],
+          "output.format/shape in the body win over Accept", r)
+
+    r = curl(s.url("/query_graph"), "POST", dict(wrapped, output={"shape": "nested",
+                                                                  "format": "csv"}), token=alice)
+    check_error(r, 400, "INVALID_ARGUMENT", "nested + csv")
+
+    # /explain in three formats.
+    r = curl(s.url("/explain"), "POST", wrapped, token=alice)
+    check(r.status == 200 and "user_data" in r.text() and
+          r.headers.get("content-type", "").startswith("text/plain"), "POST /explain text", r)
+    r = curl(s.url("/explain?format=json"), "POST", wrapped, token=alice)
+    check(r.status == 200 and r.json() is not None, "POST /explain ?format=json", r)
+    r = curl(s.url("/explain"), "POST", dict(wrapped, format="dot"), token=alice)
+    check(r.status == 200 and "digraph" in r.text(), "POST /explain format dot", r)
+    r = curl(s.url("/explain"), "POST", wrapped, token=alice,
+             headers={"Accept": "text/vnd.graphviz"})
+    check(r.status == 200 and "digraph" in r.text(), "POST /explain Accept graphviz", r)
+    r = curl(s.url("/explain?analyze=true"), "POST", wrapped, token=alice)
+    check(r.status == 200 and "user_data" in r.text(), "POST /explain?analyze=true", r)
+
+    # Errors and their statuses.
+    r = curl(s.url("/query_graph"), "POST", b"{not json", token=alice)
+    check_error(r, 400, "INVALID_ARGUMENT", "malformed JSON")
+    g = seed_graph()
+    g["edges"][0]["target_node"] = "nowhere"
+    r = curl(s.url("/query_graph"), "POST", {"graph": g, "params": {"city": "Paris"}},
+             token=alice)
+    e = check_error(r, 400, "INVALID_ARGUMENT", "bad graph")
+    check(any(i["pointer"].startswith("/edges/0") for i in e.get("issues", [])),
+          "bad graph: issues carry JSON pointers", e)
+    g = seed_graph()
+    g["nodes"][1]["database_id"] = "db_nowhere"
+    r = curl(s.url("/query_graph"), "POST", {"graph": g, "params": {"city": "Paris"}},
+             token=alice)
+    e = check_error(r, 404, "NOT_FOUND", "unknown source")
+    check(e.get("source") == "db_nowhere", "unknown source named in the error", e)
+    r = curl(s.url("/query_graph"), "POST",
+             one_node("db_orders", "SELECT x FROM no_such_table", ["x"], node="bad"),
+             token=alice)
+    j = r.json() or {}
+    err = j.get("error", {})
+    check(r.status >= 400 and err.get("node") == "bad" and err.get("source") == "db_orders"
+          and err.get("query_id") == r.headers.get("x-query-id"),
+          "SQL error names node and source", r)
+    r = curl(s.url("/query_graph"), "POST", one_node("db_broken", "SELECT 1 AS x", ["x"]),
+             token=alice)
+    check_error(r, 503, "UNAVAILABLE", "source unavailable")
+    r = curl(s.url("/query_graph"), "POST", slow_graph(10 ** 10, timeout_ms=300), token=alice)
+    check_error(r, 504, "DEADLINE_EXCEEDED", "graph timeout_ms")
+    r = curl(s.url("/queries/no-such-query"), "DELETE", token=alice)
+    check_error(r, 404, "NOT_FOUND", "DELETE unknown query")
+    r = curl(s.url("/nowhere"), token=alice)
+    check_error(r, 404, "NOT_FOUND", "unknown endpoint")
+
+    # Health: the two example sources are up, db_broken is not.
+    r = curl(s.url("/health"), token=alice)
+    j = r.json() or {}
+    src = j.get("sources", {})
+    check(r.status == 503 and src.get("db_users", {}).get("status") == "ok"
+          and src.get("db_orders", {}).get("status") == "ok"
+          and src.get("db_broken", {}).get("status") == "unavailable", "GET /health per source", r)
+
+    r = curl(s.url("/metrics"), token=alice)
+    t = r.text()
+    check(r.status == 200 and r.headers.get("content-type", "").startswith("text/plain"),
+          "GET /metrics", r)
+    check((metric(t, "qgraph_graphs_total", '{outcome="ok"}') or 0) >= 5, "metrics: ok graphs", t)
+    check((metric(t, "qgraph_graphs_total", '{outcome="deadline_exceeded"}') or 0) >= 1,
+          "metrics: timeouts counted", t)
+    check(metric(t, "qgraph_graph_duration_seconds_count") is not None and
+          metric(t, "qgraph_graph_duration_seconds_bucket", '{le="+Inf"}') is not None,
+          "metrics: latency histogram", t)
+    check((metric(t, "qgraph_rows_returned_total") or 0) > 0 and
+          (metric(t, "qgraph_bytes_returned_total") or 0) > 0, "metrics: rows and bytes", t)
+    pool = [l for l in t.splitlines() if l.startswith("qgraph_pool_")]
+    for g in ("in_use", "idle", "waiting", "max", "created", "broken"):
+        check(any(l.startswith("qgraph_pool_%s{pool=\"db_users/" % g) for l in pool),
+              "metrics: pool gauge %s" % g, pool)
+    check(TOKENS["alice"] not in t and TOKENS["bob"] not in t, "no token in /metrics")
+    check(s.stop() == 0, "SIGTERM -> exit 0")
+    log = s.read_log()
+    check(TOKENS["alice"] not in log and TOKENS["bob"] not in log, "no token in the log")
+
+
+def group_auth():
+    s = Server("auth", main_config())
+    scratch = os.path.join(TMP, "scratch.sqlite")
+    wrapped = {"graph": seed_graph(), "params": {"city": "Paris"}}
+    r = curl(s.url("/query_graph"), "POST", wrapped)
+    check_error(r, 401, "UNAUTHENTICATED", "no token")
+    check("bearer" in r.headers.get("www-authenticate", "").lower(), "WWW-Authenticate", r.headers)
+    r = curl(s.url("/query_graph"), "POST", wrapped, token=BAD_TOKEN)
+    check_error(r, 401, "UNAUTHENTICATED", "bad token")
+    r = curl(s.url("/query_graph"), "POST", wrapped, headers={"Authorization": "Basic abc"})
+    check_error(r, 401, "UNAUTHENTICATED", "not a bearer token")
+    for path, method in (("/explain", "POST"), ("/health", "GET"), ("/metrics", "GET"),
+                         ("/queries", "GET"), ("/queries/x", "DELETE")):
+        r = curl(s.url(path), method, wrapped if method == "POST" else None)
+        check(r.status == 401, "%s %s without a token -> 401" % (method, path), r)
+    r = curl(s.url("/metrics"), token=TOKENS["alice"])
+    t = r.text()
+    check(metric(t, "qgraph_graphs_total", '{outcome="unauthenticated"}') == 3 and
+          metric(t, "qgraph_graphs_total", '{outcome="ok"}') is None,
+          "401s counted, nothing executed", t)
+    check(curl(s.url("/query_graph"), "POST", wrapped, token=TOKENS["alice"]).status == 200,
+          "alice's token (literal) -> 200")
+    check(curl(s.url("/query_graph"), "POST", wrapped, token=TOKENS["bob"]).status == 200,
+          "bob's token (from env) -> 200")
+    # A graph that would have written is not run without a token.
+    con = sqlite3.connect(scratch)
+    con.execute("CREATE TABLE IF NOT EXISTS t (x INTEGER)")
+    con.commit()
+    con.close()
+    s.stop()
+    cfg = main_config()
+    cfg["catalog"]["sources"].append({"name": "db_scratch", "provider": "sqlite",
+                                      "connect": scratch})
+    s = Server("auth2", cfg)
+    write = one_node("db_scratch", "INSERT INTO t (x) VALUES (42)", [], node="w", )
+    write["nodes"][0]["mode"] = "write"
+    r = curl(s.url("/query_graph"), "POST", write, token=BAD_TOKEN)
+    check(r.status == 401, "write graph with a bad token -> 401", r)
+    n = sqlite3.connect(scratch).execute("SELECT count(*) FROM t").fetchone()[0]
+    check(n == 0, "nothing executed on 401", n)
+    r = curl(s.url("/query_graph"), "POST", write, token=TOKENS["alice"])
+    n = sqlite3.connect(scratch).execute("SELECT count(*) FROM t").fetchone()[0]
+    check(r.status == 200 and n == 1, "the same graph with a good token runs", (r, n))
+    check(s.stop() == 0, "SIGTERM -> exit 0")
+    log = s.read_log()
+    for tok in list(TOKENS.values()) + [BAD_TOKEN]:
+        check(tok not in log, "token %s... never logged" % tok[:6])
+
+
+def group_streaming():
+    s = Server("streaming", {"limits": {"max_result_bytes": 0}, "catalog": catalog()})
+    rows = 200000
+    pad = "x" * 100
+    sql = ("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < %d) "
+           "SELECT n, '%s' || n AS pad FROM r" % (rows, pad))
+    g = one_node("db_users", sql, ["n", "pad"], node="big")
+    # Warm up (pools, allocator) so VmHWM measures the big result only.
+    curl(s.url("/query_graph"), "POST", one_node("db_users", "SELECT 1 AS x", ["x"]))
+    hwm_before = s.vm_hwm_kb()
+    r = curl(s.url("/query_graph"), "POST", g, headers={"Accept": "application/x-ndjson"},
+             raw=True, timeout=300)
+    hwm_after = s.vm_hwm_kb()
+    check(r.status == 200 and r.headers.get("transfer-encoding") == "chunked",
+          "large NDJSON answer is chunked", r)
+    # Decode the chunked body by hand: the chunks are the writer's.
+    parts, chunks, pos, raw = [], [], 0, r.body
+    while pos < len(raw):
+        eol = raw.index(b"\r\n", pos)
+        size = int(raw[pos:eol].split(b";")[0], 16)
+        chunks.append(size)
+        parts.append(raw[eol + 2:eol + 2 + size])
+        pos = eol + 2 + size + 2
+        if size == 0:
+            break
+    body = b"".join(parts)
+    check(chunks and chunks[-1] == 0, "chunked stream properly terminated", chunks[-3:])
+    data = [c for c in chunks if c > 0]
+    check(len(data) > 10 and max(data) <= 64 * 1024,
+          "arrives in many chunks of at most 64 KiB (%d chunks)" % len(data), data[:5])
+    lines = body.decode().splitlines()
+    check(len(lines) == rows, "all %d rows arrive" % rows, len(lines))
+    check(json.loads(lines[-1]) == {"node": "big", "row": {"n": rows, "pad": pad + str(rows)}},
+          "last row intact", lines[-1:])
+    grown_mb = (hwm_after - hwm_before) / 1024.0
+    out_mb = len(body) / 1048576.0
+    print("info: output %.1f MiB, VmHWM %d -> %d kB (+%.1f MiB)" %
+          (out_mb, hwm_before, hwm_after, grown_mb))
+    # The engine holds the typed result (about the size of the output, plus
+    # per-value overhead: about 2.4 x here); a second, serialised copy of the
+    # answer would add at least one more output's worth. Bound: 3 x the
+    # output plus 8 MiB.
+    check(grown_mb < 3 * out_mb + 8, "server memory stays bounded (+%.1f MiB for %.1f MiB)" %
+          (grown_mb, out_mb))
+    r = curl(s.url("/metrics"))
+    check((metric(r.text(), "qgraph_rows_returned_total") or 0) >= rows, "rows counted")
+    check(s.stop() == 0, "SIGTERM -> exit 0")
+
+
+def group_cancel():
+    s = Server("cancel", main_config())
+    alice = TOKENS["alice"]
+    bg = Background(s.url("/query_graph"), body=slow_graph(10 ** 10), token=alice,
+                    headers={"X-Query-Id": "slow-1"})
+    check(wait_running(s, "slow-1", token=alice), "slow graph is listed in GET /queries")
+    r = curl(s.url("/queries/slow-1"), "DELETE", token=TOKENS["bob"])
+    check(r.status == 404, "bob cannot cancel alice's graph", r)
+    r = curl(s.url("/queries/slow-1"), "DELETE", token=alice)
+    check(r.status == 202 and r.headers.get("x-query-id") == "slow-1", "DELETE /queries/slow-1",
+          r)
+    res = bg.result()
+    e = check_error(res, 499, "CANCELLED", "the cancelled graph's answer", query_id="slow-1")
+    check(e.get("node") == "slow" or "cancel" in e.get("message", ""), "cancel names the node", e)
+    r = curl(s.url("/queries"), token=alice)
+    check(r.status == 200 and r.json()["queries"] == [], "no graph left running", r)
+    # The pool got its connection back: the next graph runs.
+    r = curl(s.url("/query_graph"), "POST", slow_graph(1000), token=alice)
+    check(r.status == 200 and r.json()["nodes"]["slow"]["rows"] == [[1000]],
+          "next graph runs after the cancel", r)
+    check(s.stop() == 0, "SIGTERM -> exit 0")
+
+
+def group_limits():
+    cfg = {"limits": {"max_body_bytes": 8192, "max_nodes": 3, "max_result_bytes": 4096,
+                      "max_concurrent_graphs": 1, "read_timeout": "1s",
+                      "max_execution_time": "30s"},
+           "catalog": catalog()}
+    s = Server("limits", cfg)
+    wrapped = {"graph": seed_graph(), "params": {"city": "Paris"}}
+    r = curl(s.url("/query_graph"), "POST", wrapped)
+    check(r.status == 200, "authentication off: no token needed", r)
+    big = dict(wrapped, padding="x" * 20000)
+    r = curl(s.url("/query_graph"), "POST", big)
+    check_error(r, 413, "RESOURCE_EXHAUSTED", "body over max_body_bytes")
+    g = {"nodes": [one_node("db_users", "SELECT 1 AS x", ["x"], node="n%d" % i)["nodes"][0]
+                   for i in range(5)], "edges": []}
+    r = curl(s.url("/query_graph"), "POST", g)
+    e = check_error(r, 413, "RESOURCE_EXHAUSTED", "graph over max_nodes")
+    check("max_nodes" in e.get("message", ""), "names max_nodes", e)
+    sql = ("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5000) "
+           "SELECT n FROM r")
+    r = curl(s.url("/query_graph"), "POST", one_node("db_users", sql, ["n"]),
+             headers={"Accept": "application/x-ndjson"})
+    e = check_error(r, 413, "RESOURCE_EXHAUSTED", "result over max_result_bytes")
+    check("max_result_bytes" in e.get("message", ""), "the error names the limit", e)
+    # Concurrency: one graph at a time.
+    bg = Background(s.url("/query_graph"), body=slow_graph(10 ** 10),
+                    headers={"X-Query-Id": "hog"})
+    check(wait_running(s, "hog"), "first graph running")
+    r = curl(s.url("/query_graph"), "POST", wrapped)
+    check_error(r, 429, "RESOURCE_EXHAUSTED", "second graph over max_concurrent_graphs")
+    r = curl(s.url("/query_graph"), "POST", wrapped, headers={"X-Query-Id": "hog"})
+    check(r.status in (409, 429), "a running query id cannot be reused", r)
+    check(curl(s.url("/health")).status == 200, "health answers while graphs are busy")
+    check(curl(s.url("/queries/hog"), "DELETE").status == 202, "cancel the hog")
+    check(bg.result().status == 499, "hog cancelled")
+    # A slow client that never finishes its request is dropped (read timeout).
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+    sock.sendall(b"POST /query_graph HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"gr")
+    try:
+        data = sock.recv(4096)
+        dropped = True
+    except socket.timeout:
+        data, dropped = b"", False
+    sock.close()
+    check(dropped, "slow client dropped by the read timeout", data[:200])
+    check(curl(s.url("/query_graph"), "POST", wrapped).status == 200, "server still serves")
+    check(s.stop() == 0, "SIGTERM -> exit 0")
+
+
+def group_drain():
+    # 1. A running slow-ish graph completes, then the server exits 0.
+    s = Server("drain", {"limits": {"drain_timeout": "60s"}, "catalog": catalog()})
+    n = 20000000
+    bg = Background(s.url("/query_graph"), body=slow_graph(n), headers={"X-Query-Id": "drain-1"})
+    check(wait_running(s, "drain-1"), "graph running before SIGTERM")
+    s.proc.send_signal(signal.SIGTERM)
+    # New connections are refused once the listener is shut.
+    refused = False
+    for _ in range(200):
+        r = curl(s.url("/health"), timeout=5)
+        if r.rc == 7 or (r.status == 503):
+            refused = True
+            break
+        time.sleep(0.02)
+    check(refused, "new requests refused while draining", r)
+    res = bg.result()
+    check(res.status == 200 and res.json()["nodes"]["slow"]["rows"] == [[n]],
+          "the running graph completes during the drain", res)
+    check(s.stop(timeout=90) == 0, "exit 0 after draining")
+    # 2. Past the drain deadline the rest is cancelled, still exit 0.
+    s = Server("drain2", {"limits": {"drain_timeout": "500ms"}, "catalog": catalog()})
+    bg = Background(s.url("/query_graph"), body=slow_graph(10 ** 10),
+                    headers={"X-Query-Id": "drain-2"})
+    check(wait_running(s, "drain-2"), "endless graph running before SIGTERM")
+    rc = s.stop(timeout=90)
+    res = bg.result()
+    check_error(res, 499, "CANCELLED", "graph cancelled at the drain deadline")
+    check(rc == 0, "exit 0 after cancelling", rc)
+    check("cancelling 1 graph" in s.read_log(), "the log says what was cancelled")
+
+
+GROUPS = {"endpoints": group_endpoints, "auth": group_auth, "streaming": group_streaming,
+          "cancel": group_cancel, "limits": group_limits, "drain": group_drain}
+
+if __name__ == "__main__":
+    os.environ["QG_TEST_BOB_TOKEN"] = TOKENS["bob"]
+    subprocess.run(["bash", "scripts/make-example-data.sh"], check=True, stdout=subprocess.DEVNULL)
+    try:
+        GROUPS[GROUP]()
+    except Exception as ex:  # a crash of the test itself is a failure too
+        import traceback
+        traceback.print_exc()
+        FAILURES.append("exception: %r" % ex)
+    finally:
+        for srv in SERVERS:
+            if srv.proc.poll() is None:
+                srv.kill()
+                FAILURES.append("%s left running" % srv.name)
+            if FAILURES:
+                print("--- %s log (tail):\n%s" % (srv.name, srv.read_log()[-3000:]),
+                      file=sys.stderr)
+        shutil.rmtree(TMP, ignore_errors=True)
+    print("%d failure(s)" % len(FAILURES))
+    sys.exit(1 if FAILURES else 0)
