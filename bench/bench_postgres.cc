@@ -1,0 +1,323 @@
+// bench_postgres: the seed graph with users in one PostgreSQL database and
+// orders in another (100k users, 1M orders), beside baselines measured in
+// the same run on the same server:
+//   native   the same join inside one PostgreSQL database (the floor)
+//   any      a hand-written client: the users query, then one
+//            `user_id = ANY($1)` query for all their ids
+//   naive    the seed's pseudocode: one orders query per user
+//   fdw      postgres_fdw: the users database joins a foreign orders table
+// at two selectivities: one city (~2% of users) and all users (1M rows).
+//
+// Servers: reads $QG_TEST_SERVERS_DIR (default BUILD/test-servers)/postgres.env;
+// when there is none it starts a server itself with scripts/test-servers.sh
+// in BUILD/bench-servers and stops it afterwards. Times are medians; the
+// program prints ratios and never fails on them.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+#include "qg/engine.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kUsers = 100000;
+constexpr int kOrders = 1000000;
+constexpr int kCities = 50;  // one city = 2% of users
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? v : "";
+}
+
+bool LoadEnvFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return false;
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    std::string value = line.substr(eq + 1);
+    if (value.size() >= 2 && value.front() == '\'' && value.back() == '\'') {
+      value = value.substr(1, value.size() - 2);
+    }
+    setenv(line.substr(0, eq).c_str(), value.c_str(), 0);
+  }
+  return true;
+}
+
+struct Server {
+  std::string port, user, password, super_socket;
+  std::string Conninfo(const std::string& db) const {
+    return "host=127.0.0.1 port=" + port + " dbname=" + db + " user=" + user +
+           " password=" + password;
+  }
+  std::string Super(const std::string& db) const {
+    return "host=" + super_socket + " port=" + port + " user=postgres dbname=" + db;
+  }
+};
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Runs `fn` `reps` times (after one warm-up when warm), returns the median
+// seconds and the row count of the last run.
+double Time(int reps, bool warm, const std::function<size_t()>& fn, size_t* rows) {
+  if (warm) *rows = fn();
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    auto t0 = Clock::now();
+    *rows = fn();
+    t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  return Median(t);
+}
+
+void Exec(pqxx::connection& c, const std::string& sql) {
+  pqxx::nontransaction tx(c);
+  tx.exec(sql);
+}
+
+bool HasData(pqxx::connection& c, const std::string& table, int rows) {
+  pqxx::nontransaction tx(c);
+  auto r = tx.exec("SELECT to_regclass('" + table + "') IS NOT NULL");
+  if (!r[0][0].as<bool>()) return false;
+  return tx.exec("SELECT count(*) FROM " + table)[0][0].as<int64_t>() == rows;
+}
+
+void Setup(const Server& s) {
+  const std::string users =
+      "DROP TABLE IF EXISTS bench_users CASCADE; "
+      "CREATE TABLE bench_users (id int PRIMARY KEY, name text NOT NULL, city text NOT NULL); "
+      "INSERT INTO bench_users SELECT g, 'user ' || g, 'city' || (g % " +
+      std::to_string(kCities) + ") FROM generate_series(1, " + std::to_string(kUsers) +
+      ") g; CREATE INDEX bench_users_city ON bench_users (city); ANALYZE bench_users";
+  const std::string orders =
+      "DROP TABLE IF EXISTS bench_orders CASCADE; "
+      "CREATE TABLE bench_orders (order_id int PRIMARY KEY, user_id int NOT NULL, "
+      "amount numeric(12,2) NOT NULL); "
+      "INSERT INTO bench_orders SELECT o, 1 + (o::int8 * 7919) % " +
+      std::to_string(kUsers) + ", round((o % 1000) / 7.0 + 1, 2) FROM generate_series(1, " +
+      std::to_string(kOrders) +
+      ") o; CREATE INDEX bench_orders_user ON bench_orders (user_id); ANALYZE bench_orders";
+  for (const auto& [db, sql, table, rows] :
+       std::vector<std::tuple<std::string, std::string, std::string, int>>{
+           {"qg_users", users, "bench_users", kUsers},
+           {"qg_orders", orders, "bench_orders", kOrders},
+           {"qgtest", users, "bench_users", kUsers},
+           {"qgtest", orders, "bench_orders", kOrders}}) {
+    pqxx::connection c(s.Conninfo(db));
+    if (HasData(c, table, rows)) continue;
+    std::fprintf(stderr, "bench_postgres: building %s.%s (%d rows)\n", db.c_str(), table.c_str(),
+                 rows);
+    Exec(c, sql);
+  }
+  // postgres_fdw in qg_users: orders as a foreign table from qg_orders.
+  {
+    pqxx::connection su(s.Super("qg_users"));
+    Exec(su, "CREATE EXTENSION IF NOT EXISTS postgres_fdw");
+    Exec(su, "DROP SERVER IF EXISTS bench_orders_srv CASCADE");
+    Exec(su,
+         "CREATE SERVER bench_orders_srv FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host "
+         "'127.0.0.1', port '" +
+             s.port + "', dbname 'qg_orders')");
+    Exec(su, "GRANT USAGE ON FOREIGN SERVER bench_orders_srv TO " + s.user);
+    pqxx::nontransaction tx(su);
+    tx.exec("CREATE USER MAPPING FOR " + s.user + " SERVER bench_orders_srv OPTIONS (user " +
+            tx.quote(s.user) + ", password " + tx.quote(s.password) + ")");
+  }
+  {
+    pqxx::connection c(s.Conninfo("qg_users"));
+    Exec(c, "DROP FOREIGN TABLE IF EXISTS fdw_orders");
+    Exec(c,
+         "CREATE FOREIGN TABLE fdw_orders (order_id int, user_id int, amount numeric(12,2)) "
+         "SERVER bench_orders_srv OPTIONS (table_name 'bench_orders')");
+    Exec(c, "ANALYZE fdw_orders");
+  }
+}
+
+std::string SeedGraph(bool one_city) {
+  std::string users = one_city ? "SELECT id, name, city FROM bench_users WHERE city = :city"
+                               : "SELECT id, name, city FROM bench_users";
+  std::string inputs = one_city ? R"(["city"])" : "[]";
+  return R"({"nodes": [
+    {"node_id": "user_data", "database_id": "db_users", "query_string": ")" +
+         users + R"(", "input_parameters": )" + inputs +
+         R"(, "output_fields": ["id", "name", "city"]},
+    {"node_id": "order_data", "database_id": "db_orders",
+     "query_string": "SELECT order_id, user_id, amount FROM bench_orders WHERE user_id = :user_id",
+     "input_parameters": ["user_id"], "output_fields": ["order_id", "user_id", "amount"]}],
+   "edges": [{"source_node": "user_data", "target_node": "order_data",
+              "input_mapping": {"user_data.id": "order_data.user_id"}}]})";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string servers_env = Env("QG_TEST_SERVERS_DIR");
+  std::string dir =
+      servers_env.empty() ? std::string(QG_BINARY_DIR) + "/test-servers" : servers_env;
+  bool started = false;
+  if (!LoadEnvFile(dir + "/postgres.env")) {
+    dir = std::string(QG_BINARY_DIR) + "/bench-servers";
+    std::string cmd =
+        std::string("bash ") + QG_SOURCE_DIR + "/scripts/start-postgres.sh '" + dir + "'";
+    if (std::system(cmd.c_str()) != 0 || !LoadEnvFile(dir + "/postgres.env")) {
+      std::fprintf(stderr, "bench_postgres: could not start PostgreSQL (%s)\n", cmd.c_str());
+      return 1;
+    }
+    started = true;
+  }
+  Server s{Env("QG_TEST_PG_PORT"), Env("QG_TEST_PG_USER"), Env("QG_TEST_PG_PASSWORD"),
+           Env("QG_TEST_PG_SUPERUSER_SOCKET")};
+  int rc = 0;
+  try {
+    Setup(s);
+    auto engine_or = qg::Engine::Create();
+    if (!engine_or.ok()) throw std::runtime_error(engine_or.status().ToString());
+    auto& engine = *engine_or;
+    const std::string catalog = R"({"sources": [
+      {"name": "db_users", "provider": "postgres", "connect": "host=127.0.0.1 port=)" +
+                                s.port +
+                                R"( dbname=qg_users", "user": "qg",
+       "password": {"env": "QG_TEST_PG_PASSWORD"}, "options": {"pool_max": 8}},
+      {"name": "db_orders", "provider": "postgres", "connect": "host=127.0.0.1 port=)" +
+                                s.port +
+                                R"( dbname=qg_orders", "user": "qg",
+       "password": {"env": "QG_TEST_PG_PASSWORD"}, "options": {"pool_max": 8}}]})";
+    absl::Status st = engine->LoadCatalogJson(catalog);
+    if (!st.ok()) throw std::runtime_error(st.ToString());
+
+    pqxx::connection native(s.Conninfo("qgtest"));
+    pqxx::connection users_db(s.Conninfo("qg_users"));
+    pqxx::connection orders_db(s.Conninfo("qg_orders"));
+    native.prepare("join_city",
+                   "SELECT u.id, u.name, u.city, o.order_id, o.user_id, o.amount FROM bench_users "
+                   "u JOIN bench_orders o ON o.user_id = u.id WHERE u.city = $1");
+    native.prepare("join_all",
+                   "SELECT u.id, u.name, u.city, o.order_id, o.user_id, o.amount FROM bench_users "
+                   "u JOIN bench_orders o ON o.user_id = u.id");
+    users_db.prepare("users_city", "SELECT id, name, city FROM bench_users WHERE city = $1");
+    users_db.prepare("users_all", "SELECT id, name, city FROM bench_users");
+    users_db.prepare("fdw_city",
+                     "SELECT u.id, u.name, u.city, o.order_id, o.user_id, o.amount FROM "
+                     "bench_users u JOIN fdw_orders o ON o.user_id = u.id WHERE u.city = $1");
+    users_db.prepare("fdw_all",
+                     "SELECT u.id, u.name, u.city, o.order_id, o.user_id, o.amount FROM "
+                     "bench_users u JOIN fdw_orders o ON o.user_id = u.id");
+    orders_db.prepare("orders_one",
+                      "SELECT order_id, user_id, amount FROM bench_orders WHERE user_id = $1");
+    orders_db.prepare("orders_any",
+                      "SELECT order_id, user_id, amount FROM bench_orders WHERE user_id = ANY($1)");
+
+    const std::string city = "city7";
+    std::printf(
+        "bench_postgres: %d users (qg_users), %d orders (qg_orders), PostgreSQL 15 on "
+        "127.0.0.1:%s\n\n",
+        kUsers, kOrders, s.port.c_str());
+    std::printf("%-12s %-42s %10s %10s %12s\n", "selectivity", "method", "rows", "median s",
+                "vs native");
+    for (bool one_city : {true, false}) {
+      const int reps = one_city ? 7 : 3;
+      const std::string graph = SeedGraph(one_city);
+      qg::ExecuteOptions opts;
+      if (one_city) opts.params = {{"city", qg::Value::String(city)}};
+      struct Line {
+        std::string name;
+        double secs;
+        size_t rows;
+      };
+      std::vector<Line> lines;
+      size_t rows = 0;
+      double t_native = Time(
+          reps, true,
+          [&] {
+            pqxx::nontransaction tx(native);
+            auto r = one_city ? tx.exec_prepared("join_city", city) : tx.exec_prepared("join_all");
+            return r.size();
+          },
+          &rows);
+      lines.push_back({"native join (one database)", t_native, rows});
+      double t_qg = Time(
+          reps, true,
+          [&] {
+            auto r = engine->ExecuteJson(graph, opts);
+            if (!r.ok()) throw std::runtime_error(r.status().ToString());
+            return r->FindNode("order_data")->num_rows;
+          },
+          &rows);
+      lines.push_back({"qgraph seed graph (2 databases)", t_qg, rows});
+      double t_any = Time(
+          reps, true,
+          [&] {
+            pqxx::nontransaction ut(users_db);
+            auto u =
+                one_city ? ut.exec_prepared("users_city", city) : ut.exec_prepared("users_all");
+            std::string arr = "{";
+            for (size_t i = 0; i < u.size(); ++i) {
+              if (i) arr += ',';
+              arr += u[i][0].c_str();
+            }
+            arr += '}';
+            pqxx::nontransaction ot(orders_db);
+            return ot.exec_prepared("orders_any", arr).size();
+          },
+          &rows);
+      lines.push_back({"hand-written client, one = ANY($1)", t_any, rows});
+      double t_fdw = Time(
+          one_city ? reps : 1, one_city,
+          [&] {
+            pqxx::nontransaction tx(users_db);
+            auto r = one_city ? tx.exec_prepared("fdw_city", city) : tx.exec_prepared("fdw_all");
+            return r.size();
+          },
+          &rows);
+      lines.push_back({"postgres_fdw federated join", t_fdw, rows});
+      double t_naive = Time(
+          1, false,
+          [&] {
+            pqxx::nontransaction ut(users_db);
+            auto u =
+                one_city ? ut.exec_prepared("users_city", city) : ut.exec_prepared("users_all");
+            pqxx::nontransaction ot(orders_db);
+            size_t n = 0;
+            for (const auto& row : u) {
+              n += ot.exec_prepared("orders_one", row[0].as<int>()).size();
+            }
+            return n;
+          },
+          &rows);
+      lines.push_back({"naive loop, one query per user", t_naive, rows});
+      for (const Line& l : lines) {
+        std::printf("%-12s %-42s %10zu %10.4f %11.2fx\n", one_city ? "1 city (2%)" : "all users",
+                    l.name.c_str(), l.rows, l.secs, l.secs / t_native);
+      }
+      std::printf(
+          "%-12s qgraph/native %.2f  qgraph/fdw %.2f  qgraph/any-client %.2f  "
+          "naive/qgraph %.1f\n\n",
+          "", t_qg / t_native, t_qg / t_fdw, t_qg / t_any, t_naive / t_qg);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_postgres: %s\n", e.what());
+    rc = 1;
+  }
+  if (started) {
+    std::string cmd =
+        std::string("bash ") + QG_SOURCE_DIR + "/scripts/stop-postgres.sh '" + dir + "'";
+    if (std::system(cmd.c_str()) != 0) rc = 1;
+  }
+  (void)argc;
+  (void)argv;
+  return rc;
+}

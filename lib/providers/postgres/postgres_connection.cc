@@ -1,0 +1,905 @@
+#include "providers/postgres/postgres_connection.h"
+
+#include <dlfcn.h>
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <pqxx/pqxx>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/time/time.h"
+#include "providers/postgres/pg_status.h"
+#include "simdjson.h"
+
+namespace qg::pg {
+
+// ---------------------------------------------------------------------------
+// libpq functions libpqxx does not wrap. libpqxx always loads libpq, but the
+// build links only -lpqxx, so they are looked up at run time.
+namespace {
+
+struct LibPq {
+  decltype(&PQgetCancel) get_cancel = nullptr;
+  decltype(&PQcancel) cancel = nullptr;
+  decltype(&PQfreeCancel) free_cancel = nullptr;
+  decltype(&PQtransactionStatus) transaction_status = nullptr;
+  decltype(&PQconninfoParse) conninfo_parse = nullptr;
+  decltype(&PQconninfoFree) conninfo_free = nullptr;
+  decltype(&PQfreemem) freemem = nullptr;
+  bool ok = false;
+};
+
+template <typename T>
+void Resolve(T* fn, const char* name, bool* ok) {
+  *fn = reinterpret_cast<T>(dlsym(RTLD_DEFAULT, name));
+  if (*fn == nullptr) *ok = false;
+}
+
+const LibPq& Pq() {
+  static const LibPq pq = [] {
+    LibPq p;
+    p.ok = true;
+    Resolve(&p.get_cancel, "PQgetCancel", &p.ok);
+    Resolve(&p.cancel, "PQcancel", &p.ok);
+    Resolve(&p.free_cancel, "PQfreeCancel", &p.ok);
+    Resolve(&p.transaction_status, "PQtransactionStatus", &p.ok);
+    Resolve(&p.conninfo_parse, "PQconninfoParse", &p.ok);
+    Resolve(&p.conninfo_free, "PQconninfoFree", &p.ok);
+    Resolve(&p.freemem, "PQfreemem", &p.ok);
+    return p;
+  }();
+  return pq;
+}
+
+}  // namespace
+
+struct PgHandles {
+  PGconn* conn = nullptr;      // owned by libpqxx; valid while conn_->is_open()
+  PGcancel* cancel = nullptr;  // ours
+  ~PgHandles() {
+    if (cancel != nullptr) Pq().free_cancel(cancel);
+  }
+};
+
+struct CancelState {
+  absl::Mutex mu;
+  bool in_flight ABSL_GUARDED_BY(mu) = false;
+  uint64_t generation ABSL_GUARDED_BY(mu) = 0;  // one per Run
+  std::shared_ptr<PgHandles> handles ABSL_GUARDED_BY(mu);
+};
+
+namespace {
+
+// Sends one cancel request; the caller holds state.mu.
+void SendCancel(CancelState& st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(st.mu) {
+  if (st.handles == nullptr || st.handles->cancel == nullptr) return;
+  char errbuf[256];
+  Pq().cancel(st.handles->cancel, errbuf, sizeof(errbuf));  // thread-safe on our own PGcancel
+}
+
+// The connection being opened on this thread (see CapturePolicy).
+thread_local PgHandles* t_capture = nullptr;
+
+// libpqxx's direct-connect policy, plus: remember the PGconn and copy its
+// cancel key when the connection is made.
+class CapturePolicy : public pqxx::connect_direct {
+ public:
+  explicit CapturePolicy(const std::string& opts) : pqxx::connect_direct(opts) {}
+  handle do_startconnect(handle orig) override {
+    handle h = pqxx::connect_direct::do_startconnect(orig);
+    if (t_capture != nullptr && h != nullptr && h != orig) {
+      t_capture->conn = h;
+      if (t_capture->cancel == nullptr) t_capture->cancel = Pq().get_cancel(h);
+    }
+    return h;
+  }
+};
+using PgConn = pqxx::basic_connection_base<CapturePolicy>;
+
+// Swallows server notices (e.g. "there is no transaction in progress").
+class QuietNotices final : public pqxx::errorhandler {
+ public:
+  explicit QuietNotices(pqxx::connection_base& c) : pqxx::errorhandler(c) {}
+  bool operator()(const char*) noexcept override { return false; }
+};
+
+}  // namespace
+
+// A connection plus its notice handler, destroyed in the right order (and
+// through its most derived type: connection_base's destructor is not
+// virtual, only basic_connection_base's closes the session).
+class OwnedConn final : public PgConn {
+ public:
+  explicit OwnedConn(const std::string& opts) : PgConn(opts), quiet_(*this) {}
+
+ private:
+  QuietNotices quiet_;
+};
+
+namespace {
+
+// Server messages: drop "ERROR:  " and the LINE/caret context lines, join the
+// rest on one line.
+std::string_view TrimSpace(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+std::string CleanMessage(std::string_view raw) {
+  std::string out;
+  while (!raw.empty()) {
+    size_t nl = raw.find('\n');
+    std::string_view line = TrimSpace(raw.substr(0, nl));
+    raw = nl == std::string_view::npos ? std::string_view() : raw.substr(nl + 1);
+    if (line.empty() || line.starts_with("LINE ") ||
+        line.find_first_not_of("^ ") == std::string_view::npos) {
+      continue;
+    }
+    for (std::string_view prefix : {"ERROR:", "FATAL:", "PANIC:"}) {
+      if (line.starts_with(prefix)) line = TrimSpace(line.substr(prefix.size()));
+    }
+    if (!out.empty()) out += "; ";
+    out += line;
+  }
+  return out;
+}
+
+std::string Scrub(std::string msg, std::string_view secret) {
+  if (secret.size() < 3) return msg;  // too short to be found by accident
+  size_t pos;
+  while ((pos = msg.find(secret)) != std::string::npos) msg.replace(pos, secret.size(), "***");
+  return msg;
+}
+
+// Builds the libpq parameter array for a statement. Bytes go binary (exact,
+// NUL-safe); everything else as text.
+absl::StatusOr<pqxx::internal::params> BuildParams(const Statement& stmt,
+                                                   const std::vector<BoundArg>& args) {
+  if (args.size() != stmt.args.size()) {
+    return absl::InvalidArgumentError(
+        Cat("postgres: statement takes ", stmt.args.size(), " arguments, got ", args.size()));
+  }
+  pqxx::internal::params p;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const BoundArg& a = args[i];
+    if (a.is_array) {
+      auto lit = ArrayLiteral(a.array);
+      if (!lit.ok()) return Prefixed(lit.status(), Cat("argument $", i + 1, ": "));
+      p.lengths.push_back(static_cast<int>(lit->size()));
+      p.nonnulls.push_back(1);
+      p.binaries.push_back(0);
+      p.strings.push_back(std::move(*lit));
+    } else if (a.value.is_null()) {
+      p.lengths.push_back(0);
+      p.nonnulls.push_back(0);
+      p.binaries.push_back(0);
+    } else if (a.value.type() == ValueType::kBytes) {
+      const std::string& b = a.value.as_text();
+      p.lengths.push_back(static_cast<int>(b.size()));
+      p.nonnulls.push_back(1);
+      p.binaries.push_back(1);
+      p.bin_strings.emplace_back(b.data(), b.size());
+    } else {
+      auto text = ParamText(a.value);
+      if (!text.ok()) return Prefixed(text.status(), Cat("argument $", i + 1, ": "));
+      p.lengths.push_back(static_cast<int>(text->size()));
+      p.nonnulls.push_back(1);
+      p.binaries.push_back(0);
+      p.strings.push_back(std::move(*text));
+    }
+  }
+  return p;
+}
+
+const char* IsolationSql(IsolationLevel level) {
+  switch (level) {
+    case IsolationLevel::kReadCommitted:
+      return " ISOLATION LEVEL READ COMMITTED";
+    case IsolationLevel::kRepeatableRead:
+      return " ISOLATION LEVEL REPEATABLE READ";
+    case IsolationLevel::kSerializable:
+      return " ISOLATION LEVEL SERIALIZABLE";
+    default:
+      return "";
+  }
+}
+
+absl::Status CheckNoNul(std::string_view what, std::string_view s) {
+  if (s.find('\0') != std::string_view::npos) {
+    return absl::InvalidArgumentError(Cat("postgres: ", what, " contains a NUL byte"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+
+absl::StatusCode CodeForSqlState(std::string_view state, std::string_view message,
+                                 bool cancel_requested) {
+  if (state == "57014") {
+    if (cancel_requested) return absl::StatusCode::kCancelled;
+    if (Contains(message, "statement timeout")) {
+      return absl::StatusCode::kDeadlineExceeded;
+    }
+    return absl::StatusCode::kCancelled;
+  }
+  if (state == "25P02") return absl::StatusCode::kAborted;      // in failed transaction
+  if (state == "55P03") return absl::StatusCode::kUnavailable;  // lock not available
+  if (state == "42501") return absl::StatusCode::kPermissionDenied;
+  if (state == "0A000") return absl::StatusCode::kUnimplemented;
+  if (StartsWith(state, "57P")) return absl::StatusCode::kUnavailable;  // shutdown
+  if (state.size() < 2) return absl::StatusCode::kUnknown;
+  std::string_view cls = state.substr(0, 2);
+  if (cls == "40") return absl::StatusCode::kAborted;
+  if (cls == "08") return absl::StatusCode::kUnavailable;
+  if (cls == "53" || cls == "54") return absl::StatusCode::kResourceExhausted;
+  if (cls == "42" || cls == "22" || cls == "26" || cls == "34" || cls == "3F") {
+    return absl::StatusCode::kInvalidArgument;
+  }
+  if (cls == "23" || cls == "25" || cls == "55") return absl::StatusCode::kFailedPrecondition;
+  if (cls == "28") return absl::StatusCode::kPermissionDenied;
+  if (cls == "3D") return absl::StatusCode::kNotFound;
+  if (cls == "XX") return absl::StatusCode::kInternal;
+  return absl::StatusCode::kUnknown;
+}
+
+absl::StatusOr<std::unique_ptr<PostgresConnection>> PostgresConnection::Open(
+    const ConnectRequest& request) {
+  const LibPq& pq = Pq();
+  const std::string where = Cat("postgres source ", request.source_name, ": ");
+  if (!pq.ok) return absl::InternalError(where + "libpq symbols not found");
+
+  // The connection string must not carry credentials; it never appears in
+  // errors either, in case it does anyway.
+  if (Contains(absl::AsciiStrToLower(request.connect), "password")) {
+    return absl::InvalidArgumentError(
+        where + "the connection string must not contain a password (use the source's PASSWORD)");
+  }
+  char* err = nullptr;
+  PQconninfoOption* opts = pq.conninfo_parse(request.connect.c_str(), &err);
+  if (opts == nullptr) {
+    std::string msg = err != nullptr ? CleanMessage(err) : "out of memory";
+    if (err != nullptr) pq.freemem(err);
+    return absl::InvalidArgumentError(where + "invalid connection string: " + msg);
+  }
+  std::vector<std::pair<std::string, std::string>> kv;
+  std::string startup_options;
+  for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr) continue;
+    std::string key = o->keyword;
+    if (key == "options") {
+      startup_options = o->val;
+      continue;
+    }
+    if (key == "client_encoding") continue;
+    if (key == "user" && !request.user.empty()) continue;
+    if (key == "connect_timeout" && request.connect_timeout > absl::ZeroDuration()) continue;
+    if (request.options.count(key) > 0) continue;
+    kv.emplace_back(key, o->val);
+  }
+  pq.conninfo_free(opts);
+
+  if (!request.user.empty()) kv.emplace_back("user", request.user);
+  if (!request.password.empty()) kv.emplace_back("password", request.password);
+  if (request.connect_timeout > absl::ZeroDuration()) {
+    int64_t secs = static_cast<int64_t>(std::ceil(absl::ToDoubleSeconds(request.connect_timeout)));
+    kv.emplace_back("connect_timeout", std::to_string(std::max<int64_t>(secs, 1)));
+  }
+  kv.emplace_back("client_encoding", "UTF8");
+  bool has_app = false;
+  for (const auto& [key, value] : request.options) {
+    if (key == "sslmode" || key == "application_name") {
+      kv.emplace_back(key, value);
+      has_app |= key == "application_name";
+    }
+  }
+  if (!has_app && std::none_of(kv.begin(), kv.end(),
+                               [](const auto& p) { return p.first == "application_name"; })) {
+    kv.emplace_back("application_name", "qgraph");
+  }
+  // Session settings travel in the startup packet (no extra round trip), and
+  // are the session's defaults, so RESET ALL in Reset() keeps them.
+  std::vector<std::string> settings = {"datestyle=ISO,YMD", "bytea_output=hex",
+                                       "extra_float_digits=1", "intervalstyle=postgres"};
+  if (request.statement_timeout > absl::ZeroDuration()) {
+    settings.push_back(
+        Cat("statement_timeout=",
+            std::max<int64_t>(1, absl::ToInt64Milliseconds(request.statement_timeout))));
+  }
+  auto sp = request.options.find("search_path");
+  if (sp != request.options.end()) settings.push_back("search_path=" + sp->second);
+  for (const std::string& s : settings) {
+    if (!startup_options.empty()) startup_options.push_back(' ');
+    startup_options += "-c " + OptionsEscape(s);
+  }
+  kv.emplace_back("options", startup_options);
+
+  std::string conninfo;
+  for (const auto& [key, value] : kv) {
+    if (!conninfo.empty()) conninfo.push_back(' ');
+    conninfo += key + "=" + ConninfoQuote(value);
+  }
+
+  std::unique_ptr<PostgresConnection> c(new PostgresConnection(request.source_name));
+  c->handles_ = std::make_shared<PgHandles>();
+  c->cstate_ = std::make_shared<CancelState>();
+  t_capture = c->handles_.get();
+  try {
+    c->conn_ = std::make_unique<OwnedConn>(conninfo);
+  } catch (const std::exception& e) {
+    t_capture = nullptr;
+    std::string msg = Scrub(CleanMessage(e.what()), request.password);
+    absl::StatusCode code = absl::StatusCode::kUnavailable;
+    if (Contains(msg, "password authentication failed") || Contains(msg, "no password supplied")) {
+      code = absl::StatusCode::kPermissionDenied;
+    } else if (Contains(msg, "too many clients") || Contains(msg, "remaining connection slots")) {
+      code = absl::StatusCode::kResourceExhausted;
+    } else if (Contains(msg, "does not exist")) {
+      code = absl::StatusCode::kNotFound;
+    }
+    return absl::Status(code, where + "cannot connect: " + msg);
+  }
+  t_capture = nullptr;
+  if (c->handles_->cancel == nullptr || c->handles_->conn == nullptr) {
+    return absl::InternalError(where + "could not capture the libpq connection");
+  }
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  // A lost session must surface as an error, never be silently replaced.
+  c->conn_->inhibit_reactivation(true);
+#pragma GCC diagnostic pop
+  c->session_id_ = std::to_string(c->conn_->backendpid());
+  c->request_ = request;
+  {
+    absl::MutexLock l(&c->cstate_->mu);
+    c->cstate_->handles = c->handles_;
+  }
+  return c;
+}
+
+absl::Status PostgresConnection::EnsureLive() {
+  if (broken()) return absl::UnavailableError("postgres: connection is broken");
+  if (conn_ == nullptr || !conn_->is_open()) {
+    broken_.store(true, std::memory_order_release);
+    return absl::UnavailableError("postgres: connection is closed");
+  }
+  pollfd p{};
+  p.fd = conn_->sock();
+  p.events = POLLIN;
+  if (p.fd < 0 || poll(&p, 1, 0) == 0) return absl::OkStatus();  // nothing pending: alive
+  // Data or EOF on an idle session: the server's goodbye (FATAL 57P01/57P05)
+  // or a hang-up.
+  if (InTransaction()) {
+    broken_.store(true, std::memory_order_release);
+    return absl::UnavailableError(
+        "postgres: the server closed the session during an open transaction (connection lost)");
+  }
+  auto fresh = Open(request_);
+  if (!fresh.ok()) {
+    broken_.store(true, std::memory_order_release);
+    return absl::Status(fresh.status().code(),
+                        Cat("postgres: the server closed an idle session and reconnecting failed: ",
+                            std::string(fresh.status().message())));
+  }
+  PostgresConnection& f = **fresh;
+  {
+    absl::MutexLock l(&cstate_->mu);
+    try {
+      conn_.reset();
+    } catch (...) {
+    }
+    conn_ = std::move(f.conn_);
+    handles_ = std::move(f.handles_);
+    cstate_->handles = handles_;
+  }
+  session_id_ = f.session_id_;
+  prepared_.clear();
+  prepared_order_.clear();
+  types_.clear();
+  ++reconnects_;
+  return absl::OkStatus();
+}
+
+PostgresConnection::PostgresConnection(std::string source) : source_(std::move(source)) {}
+
+PostgresConnection::~PostgresConnection() {
+  if (cstate_ != nullptr) {
+    absl::MutexLock l(&cstate_->mu);
+    cstate_->in_flight = false;
+    cstate_->handles.reset();
+  }
+  try {
+    conn_.reset();
+  } catch (...) {
+  }
+}
+
+bool PostgresConnection::InTransaction() const {
+  if (broken() || conn_ == nullptr || !conn_->is_open()) return false;
+  PGTransactionStatusType s = Pq().transaction_status(handles_->conn);
+  return s == PQTRANS_INTRANS || s == PQTRANS_INERROR || s == PQTRANS_ACTIVE;
+}
+
+absl::Status PostgresConnection::MapException(std::string_view what) {
+  std::string state, raw;
+  bool lost = false;
+  try {
+    throw;
+  } catch (const pqxx::too_many_connections& e) {
+    state = "53300";
+    raw = e.what();
+  } catch (const pqxx::broken_connection& e) {
+    raw = e.what();
+    lost = true;
+  } catch (const pqxx::sql_error& e) {
+    state = e.sqlstate();
+    raw = e.what();
+  } catch (const pqxx::serialization_failure& e) {
+    state = "40001";
+    raw = e.what();
+  } catch (const pqxx::deadlock_detected& e) {
+    state = "40P01";
+    raw = e.what();
+  } catch (const pqxx::statement_completion_unknown& e) {
+    state = "40003";
+    raw = e.what();
+  } catch (const pqxx::transaction_rollback& e) {
+    state = "40000";
+    raw = e.what();
+  } catch (const pqxx::in_doubt_error& e) {
+    raw = e.what();
+    lost = true;
+  } catch (const std::exception& e) {
+    raw = e.what();
+  } catch (...) {
+    raw = "unknown error";
+  }
+  if (conn_ == nullptr || !conn_->is_open()) lost = true;
+  if (StartsWith(state, "08") || StartsWith(state, "57P")) lost = true;
+  std::string msg = CleanMessage(raw);
+  if (msg.empty()) msg = "server closed the connection";
+  absl::StatusCode code;
+  if (lost) {
+    broken_.store(true, std::memory_order_release);
+    code = absl::StatusCode::kUnavailable;
+  } else if (state.empty()) {
+    code = absl::StatusCode::kInternal;
+  } else {
+    code = CodeForSqlState(state, msg, cancelled_.load(std::memory_order_acquire));
+  }
+  std::string full = Cat("postgres: ", what, ": ", msg);
+  if (!state.empty()) full += Cat(" [SQLSTATE ", state, "]");
+  if (lost) full += Cat(" (connection lost)");
+  return absl::Status(code, full);
+}
+
+template <typename Fn>
+absl::Status PostgresConnection::Run(std::string_view what, Fn&& fn) {
+  if (broken()) {
+    return absl::UnavailableError(Cat("postgres: ", what, ": connection is broken"));
+  }
+  {
+    absl::MutexLock l(&cstate_->mu);
+    if (cancelled_.load(std::memory_order_acquire)) {
+      return absl::CancelledError(Cat("postgres: ", what, ": cancelled"));
+    }
+    cstate_->in_flight = true;
+    ++cstate_->generation;
+  }
+  dirty_ = true;
+  absl::Status status;
+  try {
+    status = fn();
+  } catch (...) {
+    status = MapException(what);
+  }
+  {
+    absl::MutexLock l(&cstate_->mu);
+    cstate_->in_flight = false;
+  }
+  if (status.ok() && conn_ != nullptr && !conn_->is_open()) {
+    broken_.store(true, std::memory_order_release);
+  }
+  return status;
+}
+
+void PostgresConnection::Cancel() {
+  cancelled_.store(true, std::memory_order_release);
+  std::shared_ptr<CancelState> st = cstate_;
+  if (st == nullptr) return;
+  uint64_t generation;
+  {
+    absl::MutexLock l(&st->mu);
+    if (!st->in_flight) return;
+    generation = st->generation;
+    SendCancel(*st);
+  }
+  // Repeat while the same execution is still running (see the header).
+  std::thread([st, generation] {
+    for (int i = 0; i < 40; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      absl::MutexLock l(&st->mu);
+      if (!st->in_flight || st->generation != generation) return;
+      SendCancel(*st);
+    }
+  }).detach();
+}
+
+absl::StatusOr<TypeInfo> PostgresConnection::LookupType(uint32_t oid, void* txp) {
+  if (auto b = BuiltinType(oid)) return *b;
+  auto it = types_.find(oid);
+  if (it != types_.end()) return it->second;
+  auto& tx = *static_cast<pqxx::transaction_base*>(txp);
+  TypeInfo info;
+  info.type = ValueType::kString;
+  info.native_type = Cat("oid ", oid);
+  pqxx::result r = tx.exec_params(
+      "SELECT format_type(t.oid, NULL), t.typcategory, t.typelem, t.typdelim, "
+      "t.typtype, bt.oid FROM pg_type t LEFT JOIN pg_type bt ON t.typtype = 'd' AND "
+      "bt.oid = t.typbasetype WHERE t.oid = $1",
+      static_cast<int64_t>(oid));
+  if (!r.empty()) {
+    info.native_type = r[0][0].c_str();
+    std::string category = r[0][1].c_str();
+    uint32_t elem = r[0][2].as<uint32_t>(0);
+    std::string delim = r[0][3].c_str();
+    if (!r[0][5].is_null()) {  // a domain: map as its base type
+      if (auto b = BuiltinType(r[0][5].as<uint32_t>(0))) {
+        std::string name = info.native_type;
+        info = *b;
+        info.native_type = name;
+      }
+    } else if (category == "A" && elem != 0) {
+      info.type = ValueType::kJson;
+      info.is_array = true;
+      info.elem_oid = elem;
+      info.delimiter = delim.empty() ? ',' : delim[0];
+    }
+  }
+  types_[oid] = info;
+  return info;
+}
+
+absl::Status PostgresConnection::Execute(const Statement& stmt, const std::vector<BoundArg>& args,
+                                         RowSink* sink, ExecStats* stats) {
+  PG_ASSIGN_OR_RETURN(pqxx::internal::params params, BuildParams(stmt, args));
+  PG_RETURN_IF_ERROR(CheckNoNul("the statement text", stmt.text));
+  if (!cancelled_.load(std::memory_order_acquire)) PG_RETURN_IF_ERROR(EnsureLive());
+  int64_t round_trips = 0;
+  bool fresh = false;
+  std::string name;
+  absl::Status status = Run("execute", [&]() -> absl::Status {
+    auto it = prepared_.find(stmt.text);
+    if (it != prepared_.end()) {
+      name = it->second;
+    } else {
+      if (prepared_.size() >= kMaxPrepared) {
+        std::string old_text = prepared_order_.front();
+        prepared_order_.pop_front();
+        auto old = prepared_.find(old_text);
+        if (old != prepared_.end()) {
+          std::string old_name = old->second;
+          prepared_.erase(old);
+          if (!InTransaction()) {
+            conn_->unprepare(old_name);  // DEALLOCATE
+            ++round_trips;
+          }
+        }
+      }
+      name = Cat("qg_", next_statement_++);
+      conn_->prepare(name, stmt.text);
+      prepared_.emplace(stmt.text, name);
+      prepared_order_.push_back(stmt.text);
+      fresh = true;
+      ++round_trips;  // PREPARE happens with the first execution
+    }
+    pqxx::nontransaction tx(*conn_);
+    pqxx::result r = tx.exec_prepared(name, std::move(params));
+    ++round_trips;
+    if (stats != nullptr) {
+      stats->round_trips += round_trips;
+      if (stmt.is_write || r.columns() == 0) {
+        stats->rows_affected = static_cast<int64_t>(r.affected_rows());
+      }
+    }
+    if (sink == nullptr) return absl::OkStatus();
+    const size_t ncols = r.columns();
+    std::vector<ColumnInfo> cols(ncols);
+    std::vector<TypeInfo> infos(ncols);
+    for (size_t i = 0; i < ncols; ++i) {
+      const auto col = static_cast<pqxx::row::size_type>(i);
+      PG_ASSIGN_OR_RETURN(infos[i], LookupType(r.column_type(col), &tx));
+      cols[i].name = r.column_name(col);
+      cols[i].type = infos[i].type;
+      cols[i].native_type = infos[i].native_type;
+    }
+    PG_RETURN_IF_ERROR(sink->OnColumns(cols));
+    std::vector<Value> row;
+    size_t n = 0;
+    for (const auto& rrow : r) {
+      if ((++n & 1023) == 0 && cancelled_.load(std::memory_order_acquire)) {
+        return absl::CancelledError("postgres: execute: cancelled");
+      }
+      row.clear();
+      row.reserve(ncols);
+      for (size_t i = 0; i < ncols; ++i) {
+        const pqxx::field f = rrow[static_cast<pqxx::row::size_type>(i)];
+        if (f.is_null()) {
+          row.emplace_back();
+          continue;
+        }
+        PG_ASSIGN_OR_RETURN(Value v, FieldToValue(infos[i], std::string_view(f.c_str(), f.size())));
+        row.push_back(std::move(v));
+      }
+      PG_RETURN_IF_ERROR(sink->OnRow(row));
+    }
+    return absl::OkStatus();
+  });
+  if (status.ok() && !stmt.is_write && cancelled_.load(std::memory_order_acquire)) {
+    // Cancel() came too late to stop the server; the caller asked for it.
+    return absl::CancelledError("postgres: execute: cancelled");
+  }
+  if (!status.ok() && fresh && !broken()) {
+    // The statement may not have been prepared (e.g. a syntax error): forget it.
+    auto it = prepared_.find(stmt.text);
+    if (it != prepared_.end() && it->second == name) {
+      prepared_.erase(it);
+      prepared_order_.erase(std::remove(prepared_order_.begin(), prepared_order_.end(), stmt.text),
+                            prepared_order_.end());
+      try {
+        if (!InTransaction()) conn_->unprepare(name);
+      } catch (...) {
+        // An unusable name is simply never used again.
+      }
+    }
+  }
+  return status;
+}
+
+absl::Status PostgresConnection::Ping(std::string_view query) {
+  std::string sql = query.empty() ? std::string("SELECT 1") : std::string(query);
+  bool was_dirty = dirty_;
+  absl::Status s = Run("ping", [&]() -> absl::Status {
+    pqxx::nontransaction tx(*conn_);
+    tx.exec(sql);
+    return absl::OkStatus();
+  });
+  if (query.empty()) dirty_ = was_dirty;  // SELECT 1 changes nothing
+  return s;
+}
+
+absl::StatusOr<std::string> PostgresConnection::Simple(std::string_view what,
+                                                       const std::string& sql) {
+  std::string tag;  // unused: libpqxx 6 keeps the command tag private
+  PG_RETURN_IF_ERROR(Run(what, [&]() -> absl::Status {
+    pqxx::nontransaction tx(*conn_);
+    tx.exec(sql);
+    return absl::OkStatus();
+  }));
+  return tag;
+}
+
+absl::Status PostgresConnection::Reset() {
+  // A cancel that raced with the end of the last statement is harmless: the
+  // server ignores a cancel request that reaches an idle session.
+  {
+    absl::MutexLock l(&cstate_->mu);
+    cancelled_.store(false, std::memory_order_release);
+  }
+  if (broken()) return absl::UnavailableError("postgres: reset: connection is broken");
+  if (!dirty_) return absl::OkStatus();
+  // ROLLBACK only when libpq says a transaction is open; RESET ALL undoes SETs
+  // (back to the startup values, so statement_timeout etc. stay). Not DISCARD
+  // ALL: it would drop our prepared statements (doubling round trips on the
+  // next use) and cannot run inside a transaction block.
+  std::string sql = InTransaction() ? "ROLLBACK; RESET ALL" : "RESET ALL";
+  auto r = Simple("reset", sql);
+  dirty_ = false;
+  if (!r.ok()) {
+    broken_.store(true, std::memory_order_release);
+    return r.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PostgresConnection::Begin(const TxOptions& options) {
+  if (InTransaction()) {
+    return absl::FailedPreconditionError("postgres: begin: a transaction is already open");
+  }
+  PG_RETURN_IF_ERROR(EnsureLive());
+  std::string sql =
+      Cat("BEGIN", IsolationSql(options.isolation), options.read_only ? " READ ONLY" : "");
+  return Simple("begin", sql).status();
+}
+
+std::string PostgresConnection::Literal(std::string_view text) const {
+  std::string lit = "'";
+  lit += conn_->esc(std::string(text));  // PQescapeStringConn
+  lit += '\'';
+  return lit;
+}
+
+bool PostgresConnection::TransactionFailed() const {
+  if (broken() || conn_ == nullptr || !conn_->is_open()) return false;
+  return Pq().transaction_status(handles_->conn) == PQTRANS_INERROR;
+}
+
+absl::Status PostgresConnection::Commit() {
+  // COMMIT of a failed transaction "succeeds" by rolling back: say so.
+  if (TransactionFailed()) {
+    PG_RETURN_IF_ERROR(Simple("commit", "ROLLBACK").status());
+    return absl::AbortedError(
+        "postgres: commit: the transaction was rolled back because an earlier statement failed");
+  }
+  return Simple("commit", "COMMIT").status();
+}
+
+absl::Status PostgresConnection::Rollback() { return Simple("rollback", "ROLLBACK").status(); }
+
+absl::Status PostgresConnection::Savepoint(std::string_view name) {
+  PG_RETURN_IF_ERROR(CheckNoNul("the savepoint name", name));
+  if (conn_ == nullptr) return absl::UnavailableError("postgres: not connected");
+  return Simple("savepoint", "SAVEPOINT " + conn_->quote_name(std::string(name))).status();
+}
+
+absl::Status PostgresConnection::RollbackToSavepoint(std::string_view name) {
+  PG_RETURN_IF_ERROR(CheckNoNul("the savepoint name", name));
+  return Simple("rollback to savepoint",
+                "ROLLBACK TO SAVEPOINT " + conn_->quote_name(std::string(name)))
+      .status();
+}
+
+absl::Status PostgresConnection::ReleaseSavepoint(std::string_view name) {
+  PG_RETURN_IF_ERROR(CheckNoNul("the savepoint name", name));
+  return Simple("release savepoint", "RELEASE SAVEPOINT " + conn_->quote_name(std::string(name)))
+      .status();
+}
+
+absl::Status PostgresConnection::PrepareTransaction(std::string_view gid) {
+  PG_RETURN_IF_ERROR(CheckNoNul("the transaction id", gid));
+  if (!InTransaction()) {
+    return absl::FailedPreconditionError("postgres: prepare transaction: no transaction is open");
+  }
+  if (TransactionFailed()) {
+    PG_RETURN_IF_ERROR(Simple("prepare transaction", "ROLLBACK").status());
+    return absl::AbortedError(
+        "postgres: prepare transaction: the transaction was rolled back because an earlier "
+        "statement failed");
+  }
+  return Simple("prepare transaction", "PREPARE TRANSACTION " + Literal(gid)).status();
+}
+
+absl::Status PostgresConnection::CommitPrepared(std::string_view gid) {
+  PG_RETURN_IF_ERROR(CheckNoNul("the transaction id", gid));
+  return Simple("commit prepared", "COMMIT PREPARED " + Literal(gid)).status();
+}
+
+absl::Status PostgresConnection::RollbackPrepared(std::string_view gid) {
+  PG_RETURN_IF_ERROR(CheckNoNul("the transaction id", gid));
+  return Simple("rollback prepared", "ROLLBACK PREPARED " + Literal(gid)).status();
+}
+
+absl::StatusOr<std::vector<std::string>> PostgresConnection::ListPrepared(std::string_view prefix) {
+  PG_RETURN_IF_ERROR(CheckNoNul("the prefix", prefix));
+  std::vector<std::string> gids;
+  std::string p(prefix);
+  PG_RETURN_IF_ERROR(Run("list prepared", [&]() -> absl::Status {
+    pqxx::nontransaction tx(*conn_);
+    pqxx::result r = tx.exec_params(
+        "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() "
+        "AND starts_with(gid, $1) ORDER BY gid",
+        p);
+    for (const auto& row : r) gids.emplace_back(row[0].c_str());
+    return absl::OkStatus();
+  }));
+  return gids;
+}
+
+namespace {
+
+void WalkPlan(simdjson::dom::element node, bool* uses_index) {
+  std::string_view type;
+  if (node["Node Type"].get(type) == simdjson::SUCCESS && Contains(type, "Index")) {
+    *uses_index = true;
+  }
+  simdjson::dom::array plans;
+  if (node["Plans"].get(plans) == simdjson::SUCCESS) {
+    for (simdjson::dom::element child : plans) WalkPlan(child, uses_index);
+  }
+}
+
+double Number(simdjson::dom::element e, const char* key) {
+  double d = 0;
+  if (e[key].get(d) == simdjson::SUCCESS) return d;
+  int64_t i = 0;
+  if (e[key].get(i) == simdjson::SUCCESS) return static_cast<double>(i);
+  return -1;
+}
+
+}  // namespace
+
+absl::StatusOr<CostEstimate> PostgresConnection::Estimate(const Statement& stmt,
+                                                          const std::vector<BoundArg>& args) {
+  std::vector<BoundArg> use = args;
+  use.resize(stmt.args.size());
+  bool all_values = true;
+  for (const BoundArg& a : use) {
+    if (!a.is_array && a.value.is_null()) all_values = false;
+  }
+  std::string json;
+  PG_RETURN_IF_ERROR(CheckNoNul("the statement text", stmt.text));
+  if (all_values) {
+    // A custom plan for these values, through an unnamed statement.
+    PG_ASSIGN_OR_RETURN(pqxx::internal::params params, BuildParams(stmt, use));
+    PG_RETURN_IF_ERROR(Run("explain", [&]() -> absl::Status {
+      pqxx::nontransaction tx(*conn_);
+      pqxx::result r = tx.exec_params("EXPLAIN (FORMAT JSON) " + stmt.text, std::move(params));
+      if (!r.empty()) json = r[0][0].c_str();
+      return absl::OkStatus();
+    }));
+  } else {
+    // The generic plan: PREPARE, then EXPLAIN EXECUTE with NULLs under
+    // plan_cache_mode = force_generic_plan.
+    std::string name = Cat("qg_est_", next_statement_++);
+    std::string nulls;
+    for (size_t i = 0; i < use.size(); ++i) nulls += Cat(i ? ", " : "", "NULL");
+    std::string exec =
+        Cat("EXPLAIN (FORMAT JSON) EXECUTE ", name, use.empty() ? "" : "(" + nulls + ")");
+    PG_RETURN_IF_ERROR(Run("explain", [&]() -> absl::Status {
+      pqxx::nontransaction tx(*conn_);
+      tx.exec("PREPARE " + name + " AS " + stmt.text);
+      absl::Status s;
+      try {
+        tx.exec("SET plan_cache_mode = force_generic_plan");
+        pqxx::result r = tx.exec(exec);
+        if (!r.empty()) json = r[0][0].c_str();
+      } catch (...) {
+        s = MapException("explain");
+      }
+      if (!broken()) {
+        try {
+          if (Pq().transaction_status(handles_->conn) != PQTRANS_INERROR) {
+            tx.exec("RESET plan_cache_mode");
+            tx.exec("DEALLOCATE " + name);
+          }
+        } catch (...) {
+        }
+      }
+      return s;
+    }));
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(json).get(doc) != simdjson::SUCCESS) {
+    return absl::InternalError("postgres: explain: unreadable EXPLAIN output");
+  }
+  simdjson::dom::element plan;
+  if (doc.at(0)["Plan"].get(plan) != simdjson::SUCCESS) {
+    return absl::InternalError("postgres: explain: no plan in EXPLAIN output");
+  }
+  // PostgreSQL cost units are roughly one cached page read each; we count one
+  // as 0.01 ms, plus a round trip per execution and a transfer cost per row.
+  constexpr double kMsPerUnit = 0.01;
+  constexpr double kRoundTripMs = 0.15;
+  constexpr double kTransferMsPerRow = 0.0005;
+  CostEstimate est;
+  double startup = std::max(0.0, Number(plan, "Startup Cost"));
+  double total = std::max(startup, Number(plan, "Total Cost"));
+  est.rows = Number(plan, "Plan Rows");
+  est.startup_cost = kRoundTripMs + startup * kMsPerUnit;
+  double rows = est.rows > 1 ? est.rows : 1;
+  est.per_row_cost = kTransferMsPerRow + (total - startup) * kMsPerUnit / rows;
+  WalkPlan(plan, &est.uses_index);
+  est.origin = "postgres EXPLAIN";
+  return est;
+}
+
+}  // namespace qg::pg

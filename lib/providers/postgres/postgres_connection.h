@@ -1,0 +1,127 @@
+// Internal: one session to a PostgreSQL server (libpqxx 6.4 over libpq).
+//
+// Thread contract (qg/provider.h): one thread at a time uses a connection,
+// except Cancel(), which any thread may call at any time. Cancel uses a
+// PGcancel object copied at connect time, so it never touches the PGconn the
+// working thread is using. A cancel request that reaches the server between
+// two round trips of one Execute (e.g. after PREPARE, before EXECUTE) would
+// be ignored, so Cancel() repeats it every 50 ms (up to 2 s, from a detached
+// thread) while that Execute is still in flight; a read that completes after
+// Cancel() still reports kCancelled.
+//
+// Statements are prepared once per connection (names qg_1, qg_2, ...; the
+// cache keeps the most recent kMaxPrepared texts). Arguments are bound as
+// text parameters, bytea as binary, batched keys as one array literal
+// ({1,2,3}) for `col = ANY($n)`. Results are read whole (a PGresult) and then
+// streamed into the sink row by row.
+#ifndef QG_LIB_PROVIDERS_POSTGRES_POSTGRES_CONNECTION_H_
+#define QG_LIB_PROVIDERS_POSTGRES_POSTGRES_CONNECTION_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "providers/postgres/pg_types.h"
+#include "qg/cost.h"
+#include "qg/provider.h"
+
+namespace qg::pg {
+
+class OwnedConn;  // the libpqxx connection (defined in the .cc)
+
+struct PgHandles;    // libpq handles captured at connect time
+struct CancelState;  // what Cancel() needs, shared with its retry thread
+
+class PostgresConnection final : public Connection {
+ public:
+  // Opens a session. Errors never contain the password.
+  static absl::StatusOr<std::unique_ptr<PostgresConnection>> Open(const ConnectRequest& request);
+  ~PostgresConnection() override;
+
+  absl::Status Execute(const Statement& stmt, const std::vector<BoundArg>& args, RowSink* sink,
+                       ExecStats* stats) override;
+  void Cancel() override;
+  absl::Status Ping(std::string_view query) override;
+  absl::Status Reset() override;
+  bool broken() const override { return broken_.load(std::memory_order_acquire); }
+
+  absl::Status Begin(const TxOptions& options) override;
+  absl::Status Commit() override;
+  absl::Status Rollback() override;
+  absl::Status Savepoint(std::string_view name) override;
+  absl::Status RollbackToSavepoint(std::string_view name) override;
+  absl::Status ReleaseSavepoint(std::string_view name) override;
+  absl::Status PrepareTransaction(std::string_view gid) override;
+  absl::Status CommitPrepared(std::string_view gid) override;
+  absl::Status RollbackPrepared(std::string_view gid) override;
+  absl::StatusOr<std::vector<std::string>> ListPrepared(std::string_view prefix) override;
+
+  std::string session_id() const override { return session_id_; }
+
+  // EXPLAIN (FORMAT JSON) of `stmt`: with the given arguments when all are
+  // non-null (a custom plan), else the generic plan.
+  absl::StatusOr<CostEstimate> Estimate(const Statement& stmt, const std::vector<BoundArg>& args);
+
+  static constexpr size_t kMaxPrepared = 128;
+
+  // Sessions replaced because the server had closed them while idle.
+  int reconnects() const { return reconnects_; }
+
+ private:
+  explicit PostgresConnection(std::string source);
+
+  // Runs `fn` (which may throw pqxx exceptions) as one request to the
+  // server, honouring the cancel flag; maps exceptions to a status.
+  template <typename Fn>
+  absl::Status Run(std::string_view what, Fn&& fn);
+  absl::Status MapException(std::string_view what);
+  // Runs one utility statement (BEGIN, COMMIT, ...).
+  absl::StatusOr<std::string> Simple(std::string_view what, const std::string& sql);
+  // The transaction state from libpq (no round trip).
+  bool InTransaction() const;
+  bool TransactionFailed() const;
+  // `text` as a quoted SQL string literal (for utility statements that take
+  // no parameters, like PREPARE TRANSACTION).
+  std::string Literal(std::string_view text) const;
+  absl::StatusOr<TypeInfo> LookupType(uint32_t oid, void* tx);
+  // Before a statement: if the server closed this session while it sat idle
+  // (idle_session_timeout, a restart, pg_terminate_backend), the socket is
+  // readable; with no transaction open nothing is lost, so reconnect in
+  // place. Otherwise (or if reconnecting fails) the connection is broken.
+  absl::Status EnsureLive();
+
+  std::string source_;
+  ConnectRequest request_;  // for reconnecting an idle session; holds the password
+  int reconnects_ = 0;
+  std::unique_ptr<OwnedConn> conn_;
+  std::shared_ptr<PgHandles> handles_;
+  std::shared_ptr<CancelState> cstate_;
+  std::string session_id_;
+
+  std::atomic<bool> cancelled_{false};
+  std::atomic<bool> broken_{false};
+
+  bool dirty_ = false;  // something ran since the last Reset
+  uint64_t next_statement_ = 1;
+  absl::flat_hash_map<std::string, std::string> prepared_;  // text -> name
+  std::deque<std::string> prepared_order_;                  // texts, oldest first
+  absl::flat_hash_map<uint32_t, TypeInfo> types_;           // non-builtin OIDs
+};
+
+// Maps an error of the server or driver onto a status. `sqlstate` may be
+// empty. Exposed for tests.
+absl::StatusCode CodeForSqlState(std::string_view sqlstate, std::string_view message,
+                                 bool cancel_requested);
+
+}  // namespace qg::pg
+
+#endif  // QG_LIB_PROVIDERS_POSTGRES_POSTGRES_CONNECTION_H_
