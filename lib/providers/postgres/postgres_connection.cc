@@ -1,6 +1,5 @@
 #include "providers/postgres/postgres_connection.h"
 
-#include <dlfcn.h>
 #include <libpq-fe.h>
 #include <poll.h>
 
@@ -20,40 +19,23 @@
 namespace qg::pg {
 
 // ---------------------------------------------------------------------------
-// libpq functions libpqxx does not wrap. libpqxx always loads libpq, but the
-// build links only -lpqxx, so they are looked up at run time.
+// libpq functions libpqxx does not wrap (cancel keys, transaction status,
+// conninfo parsing), called directly: the module links libpq itself.
 namespace {
 
 struct LibPq {
-  decltype(&PQgetCancel) get_cancel = nullptr;
-  decltype(&PQcancel) cancel = nullptr;
-  decltype(&PQfreeCancel) free_cancel = nullptr;
-  decltype(&PQtransactionStatus) transaction_status = nullptr;
-  decltype(&PQconninfoParse) conninfo_parse = nullptr;
-  decltype(&PQconninfoFree) conninfo_free = nullptr;
-  decltype(&PQfreemem) freemem = nullptr;
-  bool ok = false;
+  decltype(&PQgetCancel) get_cancel = &PQgetCancel;
+  decltype(&PQcancel) cancel = &PQcancel;
+  decltype(&PQfreeCancel) free_cancel = &PQfreeCancel;
+  decltype(&PQtransactionStatus) transaction_status = &PQtransactionStatus;
+  decltype(&PQconninfoParse) conninfo_parse = &PQconninfoParse;
+  decltype(&PQconninfoFree) conninfo_free = &PQconninfoFree;
+  decltype(&PQfreemem) freemem = &PQfreemem;
+  bool ok = true;
 };
 
-template <typename T>
-void Resolve(T* fn, const char* name, bool* ok) {
-  *fn = reinterpret_cast<T>(dlsym(RTLD_DEFAULT, name));
-  if (*fn == nullptr) *ok = false;
-}
-
 const LibPq& Pq() {
-  static const LibPq pq = [] {
-    LibPq p;
-    p.ok = true;
-    Resolve(&p.get_cancel, "PQgetCancel", &p.ok);
-    Resolve(&p.cancel, "PQcancel", &p.ok);
-    Resolve(&p.free_cancel, "PQfreeCancel", &p.ok);
-    Resolve(&p.transaction_status, "PQtransactionStatus", &p.ok);
-    Resolve(&p.conninfo_parse, "PQconninfoParse", &p.ok);
-    Resolve(&p.conninfo_free, "PQconninfoFree", &p.ok);
-    Resolve(&p.freemem, "PQfreemem", &p.ok);
-    return p;
-  }();
+  static const LibPq pq;
   return pq;
 }
 
@@ -171,7 +153,7 @@ absl::StatusOr<pqxx::internal::params> BuildParams(const Statement& stmt,
     const BoundArg& a = args[i];
     if (a.is_array) {
       auto lit = ArrayLiteral(a.array);
-      if (!lit.ok()) return Prefixed(lit.status(), Cat("argument $", i + 1, ": "));
+      if (!lit.ok()) return Annotate(lit.status(), Cat("argument $", i + 1, ": "));
       p.lengths.push_back(static_cast<int>(lit->size()));
       p.nonnulls.push_back(1);
       p.binaries.push_back(0);
@@ -188,7 +170,7 @@ absl::StatusOr<pqxx::internal::params> BuildParams(const Statement& stmt,
       p.bin_strings.emplace_back(b.data(), b.size());
     } else {
       auto text = ParamText(a.value);
-      if (!text.ok()) return Prefixed(text.status(), Cat("argument $", i + 1, ": "));
+      if (!text.ok()) return Annotate(text.status(), Cat("argument $", i + 1, ": "));
       p.lengths.push_back(static_cast<int>(text->size()));
       p.nonnulls.push_back(1);
       p.binaries.push_back(0);
@@ -570,9 +552,9 @@ absl::StatusOr<TypeInfo> PostgresConnection::LookupType(uint32_t oid, void* txp)
 
 absl::Status PostgresConnection::Execute(const Statement& stmt, const std::vector<BoundArg>& args,
                                          RowSink* sink, ExecStats* stats) {
-  PG_ASSIGN_OR_RETURN(pqxx::internal::params params, BuildParams(stmt, args));
-  PG_RETURN_IF_ERROR(CheckNoNul("the statement text", stmt.text));
-  if (!cancelled_.load(std::memory_order_acquire)) PG_RETURN_IF_ERROR(EnsureLive());
+  QG_ASSIGN_OR_RETURN(pqxx::internal::params params, BuildParams(stmt, args));
+  QG_RETURN_IF_ERROR(CheckNoNul("the statement text", stmt.text));
+  if (!cancelled_.load(std::memory_order_acquire)) QG_RETURN_IF_ERROR(EnsureLive());
   int64_t round_trips = 0;
   bool fresh = false;
   std::string name;
@@ -616,12 +598,12 @@ absl::Status PostgresConnection::Execute(const Statement& stmt, const std::vecto
     std::vector<TypeInfo> infos(ncols);
     for (size_t i = 0; i < ncols; ++i) {
       const auto col = static_cast<pqxx::row::size_type>(i);
-      PG_ASSIGN_OR_RETURN(infos[i], LookupType(r.column_type(col), &tx));
+      QG_ASSIGN_OR_RETURN(infos[i], LookupType(r.column_type(col), &tx));
       cols[i].name = r.column_name(col);
       cols[i].type = infos[i].type;
       cols[i].native_type = infos[i].native_type;
     }
-    PG_RETURN_IF_ERROR(sink->OnColumns(cols));
+    QG_RETURN_IF_ERROR(sink->OnColumns(cols));
     std::vector<Value> row;
     size_t n = 0;
     for (const auto& rrow : r) {
@@ -636,10 +618,10 @@ absl::Status PostgresConnection::Execute(const Statement& stmt, const std::vecto
           row.emplace_back();
           continue;
         }
-        PG_ASSIGN_OR_RETURN(Value v, FieldToValue(infos[i], std::string_view(f.c_str(), f.size())));
+        QG_ASSIGN_OR_RETURN(Value v, FieldToValue(infos[i], std::string_view(f.c_str(), f.size())));
         row.push_back(std::move(v));
       }
-      PG_RETURN_IF_ERROR(sink->OnRow(row));
+      QG_RETURN_IF_ERROR(sink->OnRow(row));
     }
     return absl::OkStatus();
   });
@@ -679,7 +661,7 @@ absl::Status PostgresConnection::Ping(std::string_view query) {
 absl::StatusOr<std::string> PostgresConnection::Simple(std::string_view what,
                                                        const std::string& sql) {
   std::string tag;  // unused: libpqxx 6 keeps the command tag private
-  PG_RETURN_IF_ERROR(Run(what, [&]() -> absl::Status {
+  QG_RETURN_IF_ERROR(Run(what, [&]() -> absl::Status {
     pqxx::nontransaction tx(*conn_);
     tx.exec(sql);
     return absl::OkStatus();
@@ -714,7 +696,7 @@ absl::Status PostgresConnection::Begin(const TxOptions& options) {
   if (InTransaction()) {
     return absl::FailedPreconditionError("postgres: begin: a transaction is already open");
   }
-  PG_RETURN_IF_ERROR(EnsureLive());
+  QG_RETURN_IF_ERROR(EnsureLive());
   std::string sql =
       Cat("BEGIN", IsolationSql(options.isolation), options.read_only ? " READ ONLY" : "");
   return Simple("begin", sql).status();
@@ -735,7 +717,7 @@ bool PostgresConnection::TransactionFailed() const {
 absl::Status PostgresConnection::Commit() {
   // COMMIT of a failed transaction "succeeds" by rolling back: say so.
   if (TransactionFailed()) {
-    PG_RETURN_IF_ERROR(Simple("commit", "ROLLBACK").status());
+    QG_RETURN_IF_ERROR(Simple("commit", "ROLLBACK").status());
     return absl::AbortedError(
         "postgres: commit: the transaction was rolled back because an earlier statement failed");
   }
@@ -745,31 +727,31 @@ absl::Status PostgresConnection::Commit() {
 absl::Status PostgresConnection::Rollback() { return Simple("rollback", "ROLLBACK").status(); }
 
 absl::Status PostgresConnection::Savepoint(std::string_view name) {
-  PG_RETURN_IF_ERROR(CheckNoNul("the savepoint name", name));
+  QG_RETURN_IF_ERROR(CheckNoNul("the savepoint name", name));
   if (conn_ == nullptr) return absl::UnavailableError("postgres: not connected");
   return Simple("savepoint", "SAVEPOINT " + conn_->quote_name(std::string(name))).status();
 }
 
 absl::Status PostgresConnection::RollbackToSavepoint(std::string_view name) {
-  PG_RETURN_IF_ERROR(CheckNoNul("the savepoint name", name));
+  QG_RETURN_IF_ERROR(CheckNoNul("the savepoint name", name));
   return Simple("rollback to savepoint",
                 "ROLLBACK TO SAVEPOINT " + conn_->quote_name(std::string(name)))
       .status();
 }
 
 absl::Status PostgresConnection::ReleaseSavepoint(std::string_view name) {
-  PG_RETURN_IF_ERROR(CheckNoNul("the savepoint name", name));
+  QG_RETURN_IF_ERROR(CheckNoNul("the savepoint name", name));
   return Simple("release savepoint", "RELEASE SAVEPOINT " + conn_->quote_name(std::string(name)))
       .status();
 }
 
 absl::Status PostgresConnection::PrepareTransaction(std::string_view gid) {
-  PG_RETURN_IF_ERROR(CheckNoNul("the transaction id", gid));
+  QG_RETURN_IF_ERROR(CheckNoNul("the transaction id", gid));
   if (!InTransaction()) {
     return absl::FailedPreconditionError("postgres: prepare transaction: no transaction is open");
   }
   if (TransactionFailed()) {
-    PG_RETURN_IF_ERROR(Simple("prepare transaction", "ROLLBACK").status());
+    QG_RETURN_IF_ERROR(Simple("prepare transaction", "ROLLBACK").status());
     return absl::AbortedError(
         "postgres: prepare transaction: the transaction was rolled back because an earlier "
         "statement failed");
@@ -778,20 +760,20 @@ absl::Status PostgresConnection::PrepareTransaction(std::string_view gid) {
 }
 
 absl::Status PostgresConnection::CommitPrepared(std::string_view gid) {
-  PG_RETURN_IF_ERROR(CheckNoNul("the transaction id", gid));
+  QG_RETURN_IF_ERROR(CheckNoNul("the transaction id", gid));
   return Simple("commit prepared", "COMMIT PREPARED " + Literal(gid)).status();
 }
 
 absl::Status PostgresConnection::RollbackPrepared(std::string_view gid) {
-  PG_RETURN_IF_ERROR(CheckNoNul("the transaction id", gid));
+  QG_RETURN_IF_ERROR(CheckNoNul("the transaction id", gid));
   return Simple("rollback prepared", "ROLLBACK PREPARED " + Literal(gid)).status();
 }
 
 absl::StatusOr<std::vector<std::string>> PostgresConnection::ListPrepared(std::string_view prefix) {
-  PG_RETURN_IF_ERROR(CheckNoNul("the prefix", prefix));
+  QG_RETURN_IF_ERROR(CheckNoNul("the prefix", prefix));
   std::vector<std::string> gids;
   std::string p(prefix);
-  PG_RETURN_IF_ERROR(Run("list prepared", [&]() -> absl::Status {
+  QG_RETURN_IF_ERROR(Run("list prepared", [&]() -> absl::Status {
     pqxx::nontransaction tx(*conn_);
     pqxx::result r = tx.exec_params(
         "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() "
@@ -835,11 +817,11 @@ absl::StatusOr<CostEstimate> PostgresConnection::Estimate(const Statement& stmt,
     if (!a.is_array && a.value.is_null()) all_values = false;
   }
   std::string json;
-  PG_RETURN_IF_ERROR(CheckNoNul("the statement text", stmt.text));
+  QG_RETURN_IF_ERROR(CheckNoNul("the statement text", stmt.text));
   if (all_values) {
     // A custom plan for these values, through an unnamed statement.
-    PG_ASSIGN_OR_RETURN(pqxx::internal::params params, BuildParams(stmt, use));
-    PG_RETURN_IF_ERROR(Run("explain", [&]() -> absl::Status {
+    QG_ASSIGN_OR_RETURN(pqxx::internal::params params, BuildParams(stmt, use));
+    QG_RETURN_IF_ERROR(Run("explain", [&]() -> absl::Status {
       pqxx::nontransaction tx(*conn_);
       pqxx::result r = tx.exec_params("EXPLAIN (FORMAT JSON) " + stmt.text, std::move(params));
       if (!r.empty()) json = r[0][0].c_str();
@@ -853,7 +835,7 @@ absl::StatusOr<CostEstimate> PostgresConnection::Estimate(const Statement& stmt,
     for (size_t i = 0; i < use.size(); ++i) nulls += Cat(i ? ", " : "", "NULL");
     std::string exec =
         Cat("EXPLAIN (FORMAT JSON) EXECUTE ", name, use.empty() ? "" : "(" + nulls + ")");
-    PG_RETURN_IF_ERROR(Run("explain", [&]() -> absl::Status {
+    QG_RETURN_IF_ERROR(Run("explain", [&]() -> absl::Status {
       pqxx::nontransaction tx(*conn_);
       tx.exec("PREPARE " + name + " AS " + stmt.text);
       absl::Status s;

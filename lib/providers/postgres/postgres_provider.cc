@@ -51,7 +51,7 @@ class PostgresProvider final : public Provider {
   }
 
   absl::StatusOr<std::unique_ptr<Connection>> Connect(const ConnectRequest& request) override {
-    PG_ASSIGN_OR_RETURN(std::unique_ptr<pg::PostgresConnection> c,
+    QG_ASSIGN_OR_RETURN(std::unique_ptr<pg::PostgresConnection> c,
                         pg::PostgresConnection::Open(request));
     return std::unique_ptr<Connection>(std::move(c));
   }
