@@ -24,6 +24,8 @@
 #include <string_view>
 #include <vector>
 
+#include "qg/json.h"
+
 namespace qg {
 
 class Value;
@@ -100,8 +102,7 @@ class JsonWriter {
 
 // Appends `s` as a quoted, escaped JSON string (invalid UTF-8 -> U+FFFD).
 void AppendJsonString(std::string* out, std::string_view s);
-// `s` as a quoted, escaped JSON string.
-std::string JsonQuote(std::string_view s);
+// JsonQuote(s) (the same escaping, as a new string) is public: qg/json.h.
 
 // Appends the shortest round-trip text of `d` (fmt "{}"), with ".0" added
 // to integral values ("1.0", "1e+23" stays); "nan", "inf", "-inf" for

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "qg/catalog.h"
 #include "qg/graph.h"
+#include "qg/json.h"
 #include "qg/output.h"
 #include "qg/planner.h"
 #include "qg/result.h"
@@ -29,38 +30,7 @@ constexpr int kStatusCancelled = 499;  // nginx's "client closed request"
 // logger of one request run on the same worker thread).
 thread_local absl::Time t_request_start;
 
-std::string JsonString(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += fmt::format("\\u{:04x}", c);
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
+std::string JsonString(std::string_view s) { return qg::JsonQuote(s); }
 
 std::string PromLabel(std::string_view s) {
   std::string out;
