@@ -7,6 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
+#include "common/json_writer.h"
 #include "providers/postgres/pg_status.h"
 
 namespace qg::pg {
@@ -79,42 +80,6 @@ const Builtin* FindBuiltin(uint32_t oid) {
   return nullptr;
 }
 
-void AppendJsonString(std::string_view s, std::string* out) {
-  out->push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      case '\b':
-        out->append("\\b");
-        break;
-      case '\f':
-        out->append("\\f");
-        break;
-      default:
-        if (c < 0x20) {
-          out->append(absl::StrFormat("\\u%04x", c));
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out->push_back('"');
-}
-
 // True when `s` is a JSON number as PostgreSQL prints numbers (no NaN/Inf).
 bool IsJsonNumber(std::string_view s) {
   if (s.empty()) return false;
@@ -145,7 +110,7 @@ void AppendElementJson(std::string_view elem, ValueType type, std::string* out) 
       if (IsJsonNumber(elem)) {
         out->append(elem);
       } else {
-        AppendJsonString(elem, out);  // NaN, Infinity
+        qg::AppendJsonString(out, elem);  // NaN, Infinity
       }
       return;
     case ValueType::kBool:
@@ -155,7 +120,7 @@ void AppendElementJson(std::string_view elem, ValueType type, std::string* out) 
       out->append(elem);
       return;
     default:
-      AppendJsonString(elem, out);
+      qg::AppendJsonString(out, elem);
   }
 }
 
