@@ -54,6 +54,10 @@ struct EngineOptions {
   int64_t max_result_bytes = int64_t{8} << 30;
   int64_t default_batch_size = 1000;  // bindings per batched round trip
   bool register_builtin_providers = true;  // sqlite (and the others compiled in)
+  // Cost estimates are cached on the engine per (source, statement text).
+  // Explain() asks the sources for missing ones (a pooled connection each);
+  // Execute() uses only cached ones unless this is true.
+  bool estimate_costs_on_execute = false;
 };
 
 struct ExecuteOptions {

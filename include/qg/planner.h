@@ -44,6 +44,7 @@ struct NodePlan {
 struct Plan {
   std::vector<NodePlan> nodes;  // in dataflow order
   TransactionMode transaction = TransactionMode::kAutonomous;
+  std::vector<Edge> edges;  // the graph's edges (DOT labels them with their mappings)
 };
 
 enum class ExplainFormat { kText, kJson, kDot };

@@ -1,0 +1,863 @@
+#include "engine/executor.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "common/status_macros.h"
+#include "qg/pool.h"
+
+namespace qg {
+namespace {
+
+int64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t ValueBytes(const Value& v) {
+  return static_cast<int64_t>(sizeof(Value)) +
+         (v.is_text() ? static_cast<int64_t>(v.as_text().size()) : 0);
+}
+
+std::string KeyText(const std::vector<Value>& key) {
+  std::string s;
+  for (const Value& v : key) {
+    s += v.ToText();
+    s.push_back('\x1f');
+  }
+  return s;
+}
+
+// The bindings a batched row belongs to when its key values are not
+// key-equal to any binding: the source compared them its own way (SQLite's
+// type affinity turning 1 into '1', a case-insensitive collation in MySQL).
+// Such a row belongs to every binding whose key text matches, exactly or
+// else ignoring case, as it would have with one execution per binding.
+struct NodeRun;
+absl::StatusOr<std::vector<uint32_t>> LooseMatches(NodeRun& nr, const std::vector<Value>& key);
+
+class PoolLease : public ConnectionLease {
+ public:
+  explicit PoolLease(PooledConnection c) : c_(std::move(c)) {}
+  Connection& conn() override { return *c_; }
+  void MarkBroken() override { c_.MarkBroken(); }
+
+ private:
+  PooledConnection c_;
+};
+
+using BindingIndex =
+    absl::flat_hash_map<std::vector<Value>, uint32_t, ValueRowKeyHash, ValueRowKeyEqual>;
+
+// The rows one work item produced, already projected onto the node's
+// output columns.
+struct ItemOutput {
+  std::vector<std::vector<Value>> rows;
+  std::vector<uint32_t> row_binding;
+};
+
+// What one task did.
+struct TaskOutcome {
+  absl::Status status;
+  int64_t round_trips = 0;
+  int64_t rows_affected = -1;
+};
+
+// The per-execution state of one node.
+struct NodeRun {
+  PlannedNode* pn = nullptr;
+  std::shared_ptr<CancelToken> token;  // node token: graph cancel + node timeout
+  std::unique_ptr<CancelRegistration> graph_link;
+  WatchdogTimer timer;
+  int pending_parents = 0;
+
+  // Set by StartNode before any task runs; read-only afterwards.
+  std::vector<std::vector<Value>> bindings;
+  BindingIndex binding_index;  // kBatched: key tuple -> binding
+  // kBatched, built on the first key that misses binding_index: bindings by
+  // the text of their keys, exact and lower-cased (see LooseMatches).
+  absl::Mutex loose_mu;
+  bool loose_built ABSL_GUARDED_BY(loose_mu) = false;
+  absl::flat_hash_map<std::string, std::vector<uint32_t>> text_index ABSL_GUARDED_BY(loose_mu);
+  absl::flat_hash_map<std::string, std::vector<uint32_t>> lower_index ABSL_GUARDED_BY(loose_mu);
+  std::vector<Value> param_values;   // plain statement: non-key arg values (kParam)
+  std::vector<int> arg_binding_pos;  // plain statement: binding position or -1
+  size_t num_items = 0;
+  std::vector<ItemOutput> items;  // each written by the one task that took it
+
+  std::atomic<size_t> next_item{0};
+  std::atomic<size_t> items_done{0};
+  std::atomic<bool> stop{false};
+
+  // Guarded by GraphRun::mu_.
+  int pending_tasks = 0;
+  int tasks = 0;
+  absl::Status error;
+  int64_t round_trips = 0;
+  int64_t rows_affected = -1;
+  bool have_columns = false;
+  std::vector<std::string> columns;  // when output_fields is empty
+  bool finished = false;
+
+  NodeResult result;
+};
+
+class GraphRun : public std::enable_shared_from_this<GraphRun> {
+ public:
+  explicit GraphRun(const ExecutionContext& ctx)
+      : ctx_(ctx), graph_token_(std::make_shared<CancelToken>()) {}
+
+  absl::StatusOr<GraphResult> Run();
+
+  // Called by sinks.
+  absl::Status AddResult(int64_t rows, int64_t bytes);
+  void NoteColumns(NodeRun& nr, const std::vector<std::string>& names);
+
+ private:
+  void StartNode(int i);
+  void FinishNode(int i, NodeStatus status);
+  void RunTask(int i);
+  absl::Status ExecuteItem(NodeRun& nr, Connection& conn, size_t item, TaskOutcome* out);
+  void OnTaskDone(int i, TaskOutcome outcome);
+  absl::StatusOr<std::vector<std::vector<Value>>> ComputeBindings(const NodeRun& nr);
+  // Records a node's failure; returns true when the graph must be cancelled
+  // (the first failure of an on_error=fail node). Requires mu_.
+  bool RecordErrorLocked(NodeRun& nr, absl::Status error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CancelGraph(const absl::Status& reason) { graph_token_->Cancel(reason); }
+  void Schedule(const std::string& key, int max_slots, std::function<void()> fn);
+  void ReleaseSlot(const std::string& key);
+  void Submit(std::function<void()> fn);
+  int64_t Now() const { return SteadyNs() - start_ns_; }
+  const PlannedNode& planned(int i) const { return *ctx_.planned->nodes[i]; }
+  absl::Status ParamValue(const std::string& name, Value* out) const;
+
+  bool AllFinished() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return finished_ == static_cast<int>(nodes_.size());
+  }
+
+  const ExecutionContext ctx_;  // a copy: tasks may outlive the caller's frame
+  std::shared_ptr<CancelToken> graph_token_;
+  int64_t start_ns_ = 0;
+  std::vector<std::unique_ptr<NodeRun>> nodes_;
+  std::atomic<int64_t> result_rows_{0};
+  std::atomic<int64_t> result_bytes_{0};
+
+  struct Slots {
+    int free = 0;
+    std::deque<std::function<void()>> waiting;
+  };
+
+  absl::Mutex mu_;
+  int finished_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status failure_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Slots> slots_ ABSL_GUARDED_BY(mu_);
+};
+
+// Collects one work item's rows: projects them onto the node's output fields,
+// strips and resolves batched key columns, and enforces the result limits.
+class CollectSink : public RowSink {
+ public:
+  CollectSink(GraphRun* run, NodeRun* nr, ItemOutput* out, int64_t fixed_binding,
+              size_t key_columns)
+      : run_(run), nr_(nr), out_(out), fixed_binding_(fixed_binding), key_columns_(key_columns) {}
+
+  absl::Status OnColumns(const std::vector<ColumnInfo>& columns) override {
+    if (columns.size() < key_columns_) {
+      return absl::InternalError(absl::StrCat("the batched statement returned ", columns.size(),
+                                              " columns, fewer than its ", key_columns_,
+                                              " key columns"));
+    }
+    const size_t visible = columns.size() - key_columns_;
+    total_columns_ = columns.size();
+    std::vector<std::string> names;
+    names.reserve(visible);
+    for (size_t i = 0; i < visible; ++i) names.push_back(columns[i].name);
+    const std::vector<std::string>& fields = nr_->pn->node->output_fields;
+    projection_.clear();
+    if (fields.empty()) {
+      for (size_t i = 0; i < visible; ++i) projection_.push_back(i);
+      run_->NoteColumns(*nr_, names);
+    } else {
+      for (const std::string& f : fields) {
+        int found = -1;
+        for (size_t i = 0; i < visible && found < 0; ++i) {
+          if (names[i] == f) found = static_cast<int>(i);
+        }
+        for (size_t i = 0; i < visible && found < 0; ++i) {
+          if (absl::EqualsIgnoreCase(names[i], f)) found = static_cast<int>(i);
+        }
+        if (found < 0) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("output field \"", f, "\" is not among the columns the query returned (",
+                           absl::StrJoin(names, ", "), ")"));
+        }
+        projection_.push_back(static_cast<size_t>(found));
+      }
+    }
+    std::vector<size_t> sorted = projection_;
+    std::sort(sorted.begin(), sorted.end());
+    can_move_ = std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end();
+    return absl::OkStatus();
+  }
+
+  absl::Status OnRow(std::vector<Value>& row) override {
+    if (row.size() != total_columns_) {
+      return absl::InternalError(
+          absl::StrCat("a row has ", row.size(), " values for ", total_columns_, " columns"));
+    }
+    uint32_t binding = static_cast<uint32_t>(fixed_binding_ < 0 ? 0 : fixed_binding_);
+    std::vector<uint32_t> more;  // further bindings the row belongs to (loose matches)
+    if (key_columns_ > 0) {
+      std::vector<Value> key(row.end() - static_cast<std::ptrdiff_t>(key_columns_), row.end());
+      auto it = nr_->binding_index.find(key);
+      if (it != nr_->binding_index.end()) {
+        binding = it->second;
+      } else {
+        QG_ASSIGN_OR_RETURN(more, LooseMatches(*nr_, key));
+        binding = more.back();
+        more.pop_back();
+      }
+    }
+    for (uint32_t extra : more) {
+      std::vector<Value> copy;
+      copy.reserve(projection_.size());
+      int64_t bytes = 0;
+      for (size_t idx : projection_) {
+        copy.push_back(row[idx]);
+        bytes += ValueBytes(copy.back());
+      }
+      QG_RETURN_IF_ERROR(run_->AddResult(1, bytes));
+      out_->rows.push_back(std::move(copy));
+      out_->row_binding.push_back(extra);
+    }
+    std::vector<Value> out;
+    out.reserve(projection_.size());
+    int64_t bytes = 0;
+    for (size_t idx : projection_) {
+      if (can_move_) {
+        out.push_back(std::move(row[idx]));
+      } else {
+        out.push_back(row[idx]);
+      }
+      bytes += ValueBytes(out.back());
+    }
+    QG_RETURN_IF_ERROR(run_->AddResult(1, bytes));
+    out_->rows.push_back(std::move(out));
+    if (fixed_binding_ >= 0 || key_columns_ > 0) out_->row_binding.push_back(binding);
+    return absl::OkStatus();
+  }
+
+ private:
+  GraphRun* run_;
+  NodeRun* nr_;
+  ItemOutput* out_;
+  int64_t fixed_binding_;  // per-binding item: its binding; -1: none / from keys
+  size_t key_columns_;
+  size_t total_columns_ = 0;
+  std::vector<size_t> projection_;
+  bool can_move_ = true;
+};
+
+absl::StatusOr<std::vector<uint32_t>> LooseMatches(NodeRun& nr, const std::vector<Value>& key) {
+  absl::MutexLock lock(&nr.loose_mu);
+  if (!nr.loose_built) {
+    nr.loose_built = true;
+    for (size_t k = 0; k < nr.bindings.size(); ++k) {
+      const std::string text = KeyText(nr.bindings[k]);
+      nr.text_index[text].push_back(static_cast<uint32_t>(k));
+      nr.lower_index[absl::AsciiStrToLower(text)].push_back(static_cast<uint32_t>(k));
+    }
+  }
+  const std::string text = KeyText(key);
+  auto it = nr.text_index.find(text);
+  if (it != nr.text_index.end()) return it->second;
+  it = nr.lower_index.find(absl::AsciiStrToLower(text));
+  if (it != nr.lower_index.end()) return it->second;
+  std::vector<std::string> shown;
+  for (const Value& v : key) shown.push_back(v.DebugString());
+  return absl::InternalError(
+      absl::StrCat("a batched row's key (", absl::StrJoin(shown, ", "), ") matches no binding"));
+}
+
+absl::Status GraphRun::AddResult(int64_t rows, int64_t bytes) {
+  const int64_t r = result_rows_.fetch_add(rows) + rows;
+  const int64_t b = result_bytes_.fetch_add(bytes) + bytes;
+  if (ctx_.max_result_rows > 0 && r > ctx_.max_result_rows) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the graph's result exceeds max_result_rows (", ctx_.max_result_rows, ")"));
+  }
+  if (ctx_.max_result_bytes > 0 && b > ctx_.max_result_bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the graph's result exceeds max_result_bytes (", ctx_.max_result_bytes, ")"));
+  }
+  return absl::OkStatus();
+}
+
+void GraphRun::NoteColumns(NodeRun& nr, const std::vector<std::string>& names) {
+  absl::MutexLock lock(&mu_);
+  if (!nr.have_columns) {
+    nr.have_columns = true;
+    nr.columns = names;
+  }
+}
+
+void GraphRun::Submit(std::function<void()> fn) { ctx_.workers->Submit(std::move(fn)); }
+
+absl::Status GraphRun::ParamValue(const std::string& name, Value* out) const {
+  for (const auto& [k, v] : ctx_.params) {
+    if (k == name) {
+      *out = v;
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat("parameter \"", name, "\" has no value"));
+}
+
+absl::StatusOr<GraphResult> GraphRun::Run() {
+  const PlannedGraph& pg = *ctx_.planned;
+  const int n = static_cast<int>(pg.nodes.size());
+  start_ns_ = SteadyNs();
+  nodes_.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    auto nr = std::make_unique<NodeRun>();
+    nr->pn = pg.nodes[i].get();
+    nr->pending_parents = static_cast<int>(nr->pn->parents.size());
+    nodes_.push_back(std::move(nr));
+  }
+
+  // The host's token and the graph timeout both cancel the graph token.
+  std::weak_ptr<CancelToken> weak_graph = graph_token_;
+  CancelRegistration host_link(ctx_.cancel.get(), [weak_graph] {
+    if (auto t = weak_graph.lock()) t->Cancel(absl::CancelledError("cancelled"));
+  });
+  WatchdogTimer graph_timer;
+  if (ctx_.timeout.has_value()) {
+    graph_timer = WatchdogTimer(
+        ctx_.watchdog, absl::Now() + *ctx_.timeout, graph_token_,
+        absl::DeadlineExceededError(absl::StrCat("graph timed out after ",
+                                                 absl::ToInt64Milliseconds(*ctx_.timeout), " ms")));
+  }
+
+  // Roots are collected first: once one runs, it may bring another node's
+  // pending_parents to 0 and start it itself.
+  std::vector<int> roots;
+  for (int i = 0; i < n; ++i) {
+    if (nodes_[i]->pending_parents == 0) roots.push_back(i);
+  }
+  auto self = shared_from_this();
+  for (int i : roots) Submit([self, i] { self->StartNode(i); });
+  absl::Status failure;
+  {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &GraphRun::AllFinished));
+    failure = failure_;
+  }
+  graph_timer.Reset();
+  const int64_t elapsed = SteadyNs() - start_ns_;
+
+  if (!failure.ok()) return failure;
+  bool any_cancelled = false;
+  for (const auto& nr : nodes_) any_cancelled |= nr->result.status == NodeStatus::kCancelled;
+  if (any_cancelled || graph_token_->cancelled()) {
+    if (ctx_.cancel != nullptr && ctx_.cancel->cancelled()) return ctx_.cancel->status();
+    absl::Status s = graph_token_->status();
+    if (!s.ok()) return s;
+    if (any_cancelled) return absl::CancelledError("cancelled");
+  }
+
+  GraphResult result;
+  result.graph = pg.graph;
+  result.plan = pg.plan;
+  result.nodes.reserve(n);
+  for (auto& nr : nodes_) {
+    result.stats.rows += static_cast<int64_t>(nr->result.num_rows);
+    result.stats.round_trips += nr->result.stats.round_trips;
+    result.nodes.push_back(std::move(nr->result));
+  }
+  result.stats.elapsed_ns = elapsed;
+  return result;
+}
+
+absl::StatusOr<std::vector<std::vector<Value>>> GraphRun::ComputeBindings(const NodeRun& nr) {
+  const PlannedNode& pn = *nr.pn;
+  std::vector<std::vector<std::vector<Value>>> tuples_per_group;
+  tuples_per_group.reserve(pn.groups.size());
+  for (const InputGroup& g : pn.groups) {
+    const NodeResult& parent = nodes_[g.parent]->result;
+    std::vector<int> cols;
+    for (const auto& [field, pos] : g.fields) {
+      const int c = parent.FindColumn(field);
+      if (c < 0) {
+        return absl::InvalidArgumentError(absl::StrCat(pn.error_prefix, "field \"", field,
+                                                       "\" is not a column of node \"",
+                                                       parent.node_id, "\""));
+      }
+      cols.push_back(c);
+    }
+    absl::flat_hash_set<std::vector<Value>, ValueRowKeyHash, ValueRowKeyEqual> seen;
+    std::vector<std::vector<Value>> tuples;
+    for (size_t r = 0; r < parent.num_rows; ++r) {
+      std::vector<Value> t;
+      t.reserve(cols.size());
+      bool has_null = false;
+      for (int c : cols) {
+        const Value& v = parent.columns[c].values[r];
+        if (v.is_null()) {
+          has_null = true;
+          break;
+        }
+        t.push_back(v);
+      }
+      if (has_null) continue;  // nulls do not bind
+      if (!seen.insert(t).second) continue;
+      tuples.push_back(std::move(t));
+      if (static_cast<int64_t>(tuples.size()) > ctx_.max_bindings) break;
+    }
+    tuples_per_group.push_back(std::move(tuples));
+  }
+  int64_t total = 1;
+  for (const auto& t : tuples_per_group) {
+    const int64_t size = static_cast<int64_t>(t.size());
+    if (size == 0) return std::vector<std::vector<Value>>{};
+    if (total > ctx_.max_bindings / size) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(pn.error_prefix, "the bindings from its parents exceed max_bindings (",
+                       ctx_.max_bindings, ")"));
+    }
+    total *= size;
+  }
+  if (total > ctx_.max_bindings) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(pn.error_prefix, "the bindings from its parents exceed max_bindings (",
+                     ctx_.max_bindings, ")"));
+  }
+  // Cross product of the groups (the last group varies fastest).
+  std::vector<std::vector<Value>> bindings;
+  bindings.reserve(static_cast<size_t>(total));
+  std::vector<size_t> at(tuples_per_group.size(), 0);
+  for (int64_t k = 0; k < total; ++k) {
+    std::vector<Value> b(pn.binding_params.size());
+    for (size_t g = 0; g < pn.groups.size(); ++g) {
+      const std::vector<Value>& tuple = tuples_per_group[g][at[g]];
+      for (size_t j = 0; j < pn.groups[g].fields.size(); ++j) {
+        b[pn.groups[g].fields[j].second] = tuple[j];
+      }
+    }
+    bindings.push_back(std::move(b));
+    for (size_t g = tuples_per_group.size(); g-- > 0;) {
+      if (++at[g] < tuples_per_group[g].size()) break;
+      at[g] = 0;
+    }
+  }
+  return bindings;
+}
+
+bool GraphRun::RecordErrorLocked(NodeRun& nr, absl::Status error) {
+  if (!nr.error.ok()) return false;  // the first error of a node wins
+  nr.error = std::move(error);
+  nr.stop.store(true);
+  if (nr.pn->node->on_error == OnError::kFail && failure_.ok()) {
+    failure_ = nr.error;
+    return true;
+  }
+  return false;
+}
+
+void GraphRun::StartNode(int i) {
+  NodeRun& nr = *nodes_[i];
+  const PlannedNode& pn = *nr.pn;
+  const Node& node = *pn.node;
+  nr.result.stats.start_ns = Now();
+  if (graph_token_->cancelled()) return FinishNode(i, NodeStatus::kCancelled);
+
+  // Parents: a failed or cancelled parent, or a mapping parent without rows
+  // to give, means no bindings.
+  bool skip = false;
+  for (int p : pn.parents) {
+    const NodeStatus ps = nodes_[p]->result.status;
+    if (ps == NodeStatus::kCancelled) return FinishNode(i, NodeStatus::kCancelled);
+    if (ps == NodeStatus::kFailed) skip = true;
+  }
+  for (const InputGroup& g : pn.groups) {
+    if (nodes_[g.parent]->result.status != NodeStatus::kOk) skip = true;
+  }
+  if (skip) return FinishNode(i, NodeStatus::kSkipped);
+
+  if (!pn.groups.empty()) {
+    absl::StatusOr<std::vector<std::vector<Value>>> b = ComputeBindings(nr);
+    if (!b.ok()) {
+      bool cancel;
+      {
+        absl::MutexLock lock(&mu_);
+        cancel = RecordErrorLocked(nr, b.status());
+      }
+      if (cancel) CancelGraph(b.status());
+      return FinishNode(i, NodeStatus::kFailed);
+    }
+    nr.bindings = std::move(*b);
+    if (nr.bindings.empty()) return FinishNode(i, NodeStatus::kSkipped);
+  }
+
+  // Arguments of the plain statement.
+  if (pn.kind != ExecKind::kBatched) {
+    for (const BatchArg& a : pn.plain.args) {
+      int pos = -1;
+      for (size_t k = 0; k < pn.binding_params.size(); ++k) {
+        if (pn.binding_params[k] == a.name) pos = static_cast<int>(k);
+      }
+      Value v;
+      if (pos < 0) {
+        absl::Status s = ParamValue(a.name, &v);
+        if (!s.ok()) {
+          s = Annotate(s, pn.error_prefix);
+          bool cancel;
+          {
+            absl::MutexLock lock(&mu_);
+            cancel = RecordErrorLocked(nr, s);
+          }
+          if (cancel) CancelGraph(s);
+          return FinishNode(i, NodeStatus::kFailed);
+        }
+      }
+      nr.arg_binding_pos.push_back(pos);
+      nr.param_values.push_back(std::move(v));
+    }
+  }
+
+  switch (pn.kind) {
+    case ExecKind::kSingle:
+      nr.num_items = 1;
+      break;
+    case ExecKind::kPerBinding:
+      nr.num_items = nr.bindings.size();
+      break;
+    case ExecKind::kBatched: {
+      const size_t bs = static_cast<size_t>(std::max<int64_t>(pn.batch_size, 1));
+      nr.num_items = (nr.bindings.size() + bs - 1) / bs;
+      nr.binding_index.reserve(nr.bindings.size());
+      for (size_t k = 0; k < nr.bindings.size(); ++k) {
+        nr.binding_index.emplace(nr.bindings[k], static_cast<uint32_t>(k));
+      }
+      break;
+    }
+  }
+  nr.items.resize(nr.num_items);
+
+  // The node's token: cancelled with the graph, or by its own timeout.
+  nr.token = std::make_shared<CancelToken>();
+  std::weak_ptr<CancelToken> weak_node = nr.token;
+  nr.graph_link = std::make_unique<CancelRegistration>(graph_token_.get(), [weak_node] {
+    if (auto t = weak_node.lock()) t->Cancel(absl::CancelledError("cancelled"));
+  });
+  if (node.timeout_ms.has_value()) {
+    nr.timer =
+        WatchdogTimer(ctx_.watchdog, absl::Now() + absl::Milliseconds(*node.timeout_ms), nr.token,
+                      absl::DeadlineExceededError(absl::StrCat(pn.error_prefix, "timed out after ",
+                                                               *node.timeout_ms, " ms")));
+  }
+
+  const int max_slots = std::max(1, ctx_.broker->MaxConcurrent(*pn.source));
+  int tasks = static_cast<int>(
+      std::min<size_t>(static_cast<size_t>(std::min(pn.max_parallelism, max_slots)), nr.num_items));
+  tasks = std::max(tasks, 1);
+  {
+    absl::MutexLock lock(&mu_);
+    nr.tasks = tasks;
+    nr.pending_tasks = tasks;
+  }
+  auto self = shared_from_this();
+  for (int t = 0; t < tasks; ++t) {
+    Schedule(pn.source->pool_key, max_slots, [self, i] { self->RunTask(i); });
+  }
+}
+
+void GraphRun::Schedule(const std::string& key, int max_slots, std::function<void()> fn) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto [it, inserted] = slots_.try_emplace(key);
+    if (inserted) it->second.free = max_slots;
+    if (it->second.free <= 0) {
+      it->second.waiting.push_back(std::move(fn));
+      return;
+    }
+    --it->second.free;
+  }
+  Submit(std::move(fn));
+}
+
+void GraphRun::ReleaseSlot(const std::string& key) {
+  std::function<void()> next;
+  {
+    absl::MutexLock lock(&mu_);
+    Slots& s = slots_[key];
+    if (s.waiting.empty()) {
+      ++s.free;
+      return;
+    }
+    next = std::move(s.waiting.front());
+    s.waiting.pop_front();
+  }
+  Submit(std::move(next));
+}
+
+void GraphRun::RunTask(int i) {
+  NodeRun& nr = *nodes_[i];
+  const PlannedNode& pn = *nr.pn;
+  TaskOutcome outcome;
+  if (!nr.stop.load() && !nr.token->cancelled()) {
+    absl::StatusOr<std::unique_ptr<ConnectionLease>> lease =
+        ctx_.broker->Acquire(pn, nr.token.get());
+    if (!lease.ok()) {
+      outcome.status = lease.status();
+    } else {
+      Connection& conn = (*lease)->conn();
+      while (!nr.stop.load() && !nr.token->cancelled()) {
+        const size_t item = nr.next_item.fetch_add(1);
+        if (item >= nr.num_items) break;
+        absl::Status s = ExecuteItem(nr, conn, item, &outcome);
+        if (!s.ok()) {
+          if (s.code() == absl::StatusCode::kUnavailable) (*lease)->MarkBroken();
+          outcome.status = std::move(s);
+          break;
+        }
+        nr.items_done.fetch_add(1);
+      }
+      if (conn.broken()) (*lease)->MarkBroken();
+      lease->reset();  // back to the pool before anything is reported
+    }
+  }
+  ReleaseSlot(pn.source->pool_key);
+  OnTaskDone(i, std::move(outcome));
+}
+
+absl::Status GraphRun::ExecuteItem(NodeRun& nr, Connection& conn, size_t item, TaskOutcome* out) {
+  const PlannedNode& pn = *nr.pn;
+  std::vector<BoundArg> args;
+  const Statement* stmt = &pn.plain;
+  Statement batched;
+  int64_t fixed_binding = -1;
+  if (pn.kind == ExecKind::kBatched) {
+    const size_t bs = static_cast<size_t>(pn.batch_size);
+    const size_t begin = item * bs;
+    const size_t end = std::min(begin + bs, nr.bindings.size());
+    QG_ASSIGN_OR_RETURN(batched, pn.BatchedStatement(end - begin));
+    stmt = &batched;
+    args.reserve(stmt->args.size());
+    for (const BatchArg& a : stmt->args) {
+      BoundArg b;
+      size_t pos = 0;
+      while (pos < pn.binding_params.size() && pn.binding_params[pos] != a.name) ++pos;
+      switch (a.kind) {
+        case BatchArg::Kind::kParam:
+          QG_RETURN_IF_ERROR(ParamValue(a.name, &b.value));
+          break;
+        case BatchArg::Kind::kKeyItem:
+          if (pos == pn.binding_params.size() || begin + a.item >= end) {
+            return absl::InternalError(absl::StrCat("batched argument \"", a.name, "\" item ",
+                                                    a.item, " is out of range"));
+          }
+          b.value = nr.bindings[begin + a.item][pos];
+          break;
+        case BatchArg::Kind::kKeyArray:
+          if (pos == pn.binding_params.size()) {
+            return absl::InternalError(
+                absl::StrCat("batched argument \"", a.name, "\" is not a key parameter"));
+          }
+          b.is_array = true;
+          b.array.reserve(end - begin);
+          for (size_t k = begin; k < end; ++k) b.array.push_back(nr.bindings[k][pos]);
+          break;
+      }
+      args.push_back(std::move(b));
+    }
+  } else {
+    if (pn.kind == ExecKind::kPerBinding) fixed_binding = static_cast<int64_t>(item);
+    args.reserve(pn.plain.args.size());
+    for (size_t k = 0; k < pn.plain.args.size(); ++k) {
+      BoundArg b;
+      const int pos = nr.arg_binding_pos[k];
+      b.value = pos >= 0 ? nr.bindings[item][pos] : nr.param_values[k];
+      args.push_back(std::move(b));
+    }
+  }
+  CollectSink sink(this, &nr, &nr.items[item], fixed_binding, stmt->key_columns);
+  ExecStats stats;
+  absl::Status s;
+  {
+    CancelRegistration reg(nr.token.get(), [&conn] { conn.Cancel(); });
+    s = conn.Execute(*stmt, args, &sink, &stats);
+  }
+  out->round_trips += stats.round_trips > 0 ? stats.round_trips : 1;
+  if (stats.rows_affected >= 0) {
+    out->rows_affected = (out->rows_affected < 0 ? 0 : out->rows_affected) + stats.rows_affected;
+  }
+  return s;
+}
+
+void GraphRun::OnTaskDone(int i, TaskOutcome outcome) {
+  NodeRun& nr = *nodes_[i];
+  bool cancel = false;
+  bool last = false;
+  absl::Status reason;
+  {
+    absl::MutexLock lock(&mu_);
+    nr.round_trips += outcome.round_trips;
+    if (outcome.rows_affected >= 0) {
+      nr.rows_affected = (nr.rows_affected < 0 ? 0 : nr.rows_affected) + outcome.rows_affected;
+    }
+    if (!outcome.status.ok()) {
+      if (graph_token_->cancelled()) {
+        nr.stop.store(true);  // cancelled with the graph: not this node's failure
+      } else if (nr.token->cancelled()) {
+        cancel = RecordErrorLocked(nr, nr.token->status());  // the node's timeout
+      } else {
+        cancel = RecordErrorLocked(nr, Annotate(outcome.status, nr.pn->error_prefix));
+      }
+      if (cancel) reason = nr.error;
+    }
+    last = --nr.pending_tasks == 0;
+  }
+  if (cancel) CancelGraph(reason);
+  if (!last) return;
+
+  NodeStatus status = NodeStatus::kOk;
+  bool failed;
+  {
+    absl::MutexLock lock(&mu_);
+    failed = !nr.error.ok();
+    if (!failed && nr.items_done.load() < nr.num_items) {
+      if (graph_token_->cancelled()) {
+        status = NodeStatus::kCancelled;
+      } else if (nr.token->cancelled()) {
+        cancel = RecordErrorLocked(nr, nr.token->status());
+        if (cancel) reason = nr.error;
+        failed = true;
+      } else {
+        cancel = RecordErrorLocked(
+            nr, absl::InternalError(absl::StrCat(nr.pn->error_prefix, "work left undone")));
+        if (cancel) reason = nr.error;
+        failed = true;
+      }
+    }
+  }
+  if (cancel) CancelGraph(reason);
+  FinishNode(i, failed ? NodeStatus::kFailed : status);
+}
+
+void GraphRun::FinishNode(int i, NodeStatus status) {
+  NodeRun& nr = *nodes_[i];
+  const PlannedNode& pn = *nr.pn;
+  const Node& node = *pn.node;
+  nr.timer.Reset();
+  nr.graph_link.reset();
+
+  NodeResult& r = nr.result;
+  r.node_id = node.node_id;
+  r.database_id = node.database_id;
+  r.status = status;
+  r.binding_params = pn.binding_params;
+  r.stats.strategy = pn.is_write ? "write" : std::string(ExecKindName(pn.kind));
+  r.stats.bindings = static_cast<int64_t>(nr.bindings.size());
+  for (const NodePlan& np : ctx_.planned->plan.nodes) {
+    if (np.node == i) r.stats.estimated_rows = np.estimate.rows;
+  }
+  std::vector<std::string> names;
+  {
+    absl::MutexLock lock(&mu_);
+    r.stats.round_trips = nr.round_trips;
+    r.stats.rows_affected = nr.rows_affected;
+    r.stats.parallelism = std::max(nr.tasks, 1);
+    if (status == NodeStatus::kFailed) r.error = nr.error;
+    if (status == NodeStatus::kCancelled) {
+      r.error = failure_.ok() ? graph_token_->status() : failure_;
+      if (r.error.ok()) r.error = absl::CancelledError("cancelled");
+    }
+    names = node.output_fields.empty() && nr.have_columns ? nr.columns : node.output_fields;
+  }
+  for (const std::string& name : names) r.columns.push_back(Column{name, ValueType::kNull, {}});
+  if (status == NodeStatus::kOk) {
+    size_t total = 0;
+    for (const ItemOutput& it : nr.items) total += it.rows.size();
+    for (Column& c : r.columns) c.values.reserve(total);
+    const bool dependent = !pn.groups.empty();
+    if (dependent) r.row_binding.reserve(total);
+    for (ItemOutput& it : nr.items) {
+      for (size_t k = 0; k < it.rows.size(); ++k) {
+        std::vector<Value>& row = it.rows[k];
+        for (size_t c = 0; c < r.columns.size() && c < row.size(); ++c) {
+          r.columns[c].values.push_back(std::move(row[c]));
+        }
+        if (dependent) r.row_binding.push_back(k < it.row_binding.size() ? it.row_binding[k] : 0);
+      }
+      it = ItemOutput{};
+    }
+    for (Column& c : r.columns) {
+      for (const Value& v : c.values) {
+        if (!v.is_null()) {
+          c.type = v.type();
+          break;
+        }
+      }
+    }
+    r.num_rows = total;
+    r.bindings = std::move(nr.bindings);
+  } else {
+    nr.items.clear();
+    if (status == NodeStatus::kSkipped) nr.bindings.clear();
+  }
+  r.stats.end_ns = Now();
+
+  std::vector<int> ready;
+  {
+    absl::MutexLock lock(&mu_);
+    nr.finished = true;
+    for (int c : pn.children) {
+      if (--nodes_[c]->pending_parents == 0) ready.push_back(c);
+    }
+    ++finished_;
+  }
+  if (ready.empty()) return;
+  auto self = shared_from_this();
+  for (int c : ready) Submit([self, c] { self->StartNode(c); });
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ConnectionLease>> PoolBroker::Acquire(const PlannedNode& node,
+                                                                     CancelToken* cancel) {
+  if (node.source->pool == nullptr) {
+    return absl::InternalError("the source has no connection pool");
+  }
+  absl::StatusOr<PooledConnection> c = node.source->pool->Acquire(cancel);
+  if (!c.ok()) return c.status();
+  return std::unique_ptr<ConnectionLease>(std::make_unique<PoolLease>(std::move(*c)));
+}
+
+int PoolBroker::MaxConcurrent(const SourceHandle& source) {
+  return source.pool != nullptr ? source.pool->options().pool_max : source.config.pool.pool_max;
+}
+
+absl::StatusOr<GraphResult> RunGraph(const ExecutionContext& ctx) {
+  if (ctx.planned == nullptr || ctx.workers == nullptr || ctx.watchdog == nullptr ||
+      ctx.broker == nullptr) {
+    return absl::InternalError("executor: incomplete execution context");
+  }
+  auto run = std::make_shared<GraphRun>(ctx);
+  return run->Run();
+}
+
+}  // namespace qg

@@ -1,0 +1,338 @@
+#include "engine/planner.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+
+namespace qg {
+namespace {
+
+void AddDistinct(std::vector<int>* v, int x) {
+  if (std::find(v->begin(), v->end(), x) == v->end()) v->push_back(x);
+}
+
+CostEstimate DefaultEstimate() {
+  CostEstimate e;
+  e.origin = "default";
+  return e;
+}
+
+std::string CacheKey(const std::string& source, const std::string& text) {
+  std::string key = source;
+  key.push_back('\0');
+  key += text;
+  return key;
+}
+
+// Representative arguments for a cost estimate: parameter values where
+// known, nulls for keys.
+std::vector<BoundArg> EstimateArgs(const Statement& stmt, const ParamList* params) {
+  std::vector<BoundArg> args;
+  args.reserve(stmt.args.size());
+  for (const BatchArg& a : stmt.args) {
+    BoundArg b;
+    if (a.kind == BatchArg::Kind::kKeyArray) {
+      b.is_array = true;
+      b.array.push_back(Value::Null());
+    } else if (a.kind == BatchArg::Kind::kParam && params != nullptr) {
+      for (const auto& [name, value] : *params) {
+        if (name == a.name) b.value = value;
+      }
+    }
+    args.push_back(std::move(b));
+  }
+  return args;
+}
+
+CostEstimate Estimate(const PlannedNode& pn, const Statement& stmt, const PlannerInputs& in) {
+  SourceHandle& src = *pn.source;
+  if (in.cost_cache != nullptr) {
+    CostEstimate cached;
+    if (in.cost_cache->Lookup(src.name, stmt.text, &cached)) return cached;
+  }
+  if (in.cost_mode != CostMode::kFetch || src.pool == nullptr) return DefaultEstimate();
+  CostEstimator* estimator = src.provider->cost_estimator();
+  if (estimator == nullptr) return DefaultEstimate();
+  absl::StatusOr<PooledConnection> conn = src.pool->Acquire(in.cancel);
+  if (!conn.ok()) return DefaultEstimate();  // not cached: the source may come back
+  absl::StatusOr<CostEstimate> est =
+      estimator->Estimate(**conn, stmt, EstimateArgs(stmt, in.params));
+  if ((*conn)->broken()) conn->MarkBroken();
+  if (!est.ok()) return DefaultEstimate();
+  if (est->origin.empty()) est->origin = std::string(src.provider->name());
+  if (in.cost_cache != nullptr) in.cost_cache->Store(src.name, stmt.text, *est);
+  return *est;
+}
+
+// Tries one batch form; on success fills pn's batched fields.
+absl::Status TryBatchForm(PlannedNode& pn, BatchForm form, int64_t requested,
+                          const Capabilities& caps) {
+  const Node& node = *pn.node;
+  CompileRequest req;
+  req.query_string = node.query_string;
+  req.input_parameters = node.input_parameters;
+  req.mode = node.mode;
+  req.key_params = pn.binding_params;
+  req.form = form;
+  int64_t size = requested;
+  if (form == BatchForm::kInList) {
+    if (caps.max_placeholders == 0) {
+      return absl::FailedPreconditionError("the provider takes no bound placeholders");
+    }
+    // One item first, to learn how many non-key arguments the text has.
+    req.batch_items = 1;
+    QG_ASSIGN_OR_RETURN(Statement one, pn.source->provider->Compile(req));
+    int64_t non_key = 0;
+    for (const BatchArg& a : one.args) {
+      if (a.kind == BatchArg::Kind::kParam) ++non_key;
+    }
+    const int64_t room = static_cast<int64_t>(caps.max_placeholders) - non_key;
+    const int64_t cap = room / static_cast<int64_t>(pn.binding_params.size());
+    if (cap < 1) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "no room for keys under the placeholder limit (", caps.max_placeholders, ")"));
+    }
+    size = std::min(size, cap);
+  }
+  if (caps.max_batch_items > 0) size = std::min<int64_t>(size, caps.max_batch_items);
+  size = std::max<int64_t>(size, 1);
+  req.batch_items = static_cast<size_t>(size);
+  QG_ASSIGN_OR_RETURN(Statement full, pn.source->provider->Compile(req));
+  if (full.key_columns != pn.binding_params.size()) {
+    return absl::FailedPreconditionError(absl::StrCat("the provider's batched statement returns ",
+                                                      full.key_columns, " key columns for ",
+                                                      pn.binding_params.size(), " keys"));
+  }
+  pn.form = form;
+  pn.batch_size = size;
+  pn.batched_full = std::move(full);
+  {
+    absl::MutexLock lock(&pn.batch_mu);
+    pn.batch_cache.emplace(static_cast<size_t>(size), pn.batched_full);
+  }
+  return absl::OkStatus();
+}
+
+// Chooses kBatched when it can; returns the refusal otherwise.
+absl::Status PlanBatched(PlannedNode& pn, int64_t requested) {
+  const Capabilities& caps = pn.source->caps;
+  std::vector<BatchForm> forms;
+  if (caps.batch_any_array && pn.binding_params.size() == 1) forms.push_back(BatchForm::kAnyArray);
+  if (caps.batch_in_list) forms.push_back(BatchForm::kInList);
+  if (forms.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("provider \"", std::string(pn.source->provider->name()), "\" cannot batch",
+                     caps.batch_any_array ? " several keys" : ""));
+  }
+  absl::Status last;
+  for (BatchForm f : forms) {
+    last = TryBatchForm(pn, f, requested, caps);
+    if (last.ok()) return last;
+  }
+  return last;
+}
+
+}  // namespace
+
+bool CostCache::Lookup(const std::string& source, const std::string& text,
+                       CostEstimate* out) const {
+  absl::MutexLock lock(&mu_);
+  auto it = cache_.find(CacheKey(source, text));
+  if (it == cache_.end()) return false;
+  *out = it->second;
+  return true;
+}
+
+void CostCache::Store(const std::string& source, const std::string& text,
+                      const CostEstimate& estimate) {
+  absl::MutexLock lock(&mu_);
+  cache_[CacheKey(source, text)] = estimate;
+}
+
+std::string NodeErrorPrefix(const Node& node) {
+  return absl::StrCat("node \"", node.node_id, "\" (source \"", node.database_id, "\"): ");
+}
+
+absl::StatusOr<Statement> PlannedNode::BatchedStatement(size_t items) const {
+  {
+    absl::MutexLock lock(&batch_mu);
+    auto it = batch_cache.find(items);
+    if (it != batch_cache.end()) return it->second;
+  }
+  CompileRequest req;
+  req.query_string = node->query_string;
+  req.input_parameters = node->input_parameters;
+  req.mode = node->mode;
+  req.key_params = binding_params;
+  req.batch_items = items;
+  req.form = form;
+  absl::StatusOr<Statement> stmt = source->provider->Compile(req);
+  if (!stmt.ok()) return Annotate(stmt.status(), error_prefix);
+  absl::MutexLock lock(&batch_mu);
+  batch_cache.emplace(items, *stmt);
+  return stmt;
+}
+
+absl::StatusOr<std::shared_ptr<PlannedGraph>> BuildPlan(const Graph& graph,
+                                                        const PlannerInputs& in) {
+  auto pg = std::make_shared<PlannedGraph>();
+  pg->graph = graph;
+  const Graph& g = pg->graph;
+  pg->plan.transaction = g.transaction;
+  pg->plan.edges = g.edges;
+  const int n = static_cast<int>(g.nodes.size());
+  pg->nodes.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    auto pn = std::make_unique<PlannedNode>();
+    pn->index = i;
+    pn->node = &g.nodes[i];
+    pn->error_prefix = NodeErrorPrefix(g.nodes[i]);
+    auto it = in.sources.find(g.nodes[i].database_id);
+    if (it == in.sources.end() || it->second == nullptr) {
+      return absl::NotFoundError(absl::StrCat(pn->error_prefix, "unknown data source"));
+    }
+    pn->source = it->second;
+    pg->nodes.push_back(std::move(pn));
+  }
+
+  // Inputs: mapping groups (one per parent) and ordering parents.
+  for (const Edge& e : g.edges) {
+    const int from = g.FindNode(e.source_node);
+    const int to = g.FindNode(e.target_node);
+    if (from < 0 || to < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("edge ", e.source_node, " -> ", e.target_node, " names an unknown node"));
+    }
+    PlannedNode& t = *pg->nodes[to];
+    AddDistinct(&t.parents, from);
+    AddDistinct(&pg->nodes[from]->children, to);
+    if (e.mapping.empty()) {
+      AddDistinct(&t.order_parents, from);
+      continue;
+    }
+    InputGroup* group = nullptr;
+    for (InputGroup& gr : t.groups) {
+      if (gr.parent == from) group = &gr;
+    }
+    if (group == nullptr) {
+      t.groups.push_back(InputGroup{from, {}});
+      group = &t.groups.back();
+    }
+    for (const auto& [field, param] : e.mapping) {
+      if (std::find(t.binding_params.begin(), t.binding_params.end(), param) !=
+          t.binding_params.end()) {
+        continue;  // fed twice: the validator reports it; keep the first
+      }
+      group->fields.emplace_back(field, t.binding_params.size());
+      t.binding_params.push_back(param);
+    }
+  }
+
+  // Values for non-mapped parameters must exist before anything runs.
+  for (const auto& pnp : pg->nodes) {
+    for (const std::string& p : pnp->node->input_parameters) {
+      if (std::find(pnp->binding_params.begin(), pnp->binding_params.end(), p) !=
+          pnp->binding_params.end()) {
+        continue;
+      }
+      bool found = false;
+      if (in.params != nullptr) {
+        for (const auto& kv : *in.params) found = found || kv.first == p;
+      }
+      if (!found) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(pnp->error_prefix, "parameter \"", p, "\" has no value"));
+      }
+    }
+  }
+
+  // Strategies and statements.
+  for (const auto& pnp : pg->nodes) {
+    PlannedNode& pn = *pnp;
+    const Node& node = *pn.node;
+    const SourceHandle& src = *pn.source;
+    pn.is_write = node.mode == NodeMode::kWrite;
+    pn.max_parallelism = std::max(1, std::min(src.config.pool.pool_max, in.workers));
+    if (pn.is_write && !src.caps.writes) {
+      return absl::InvalidArgumentError(absl::StrCat(pn.error_prefix, "provider \"",
+                                                     std::string(src.provider->name()),
+                                                     "\" does not support writes"));
+    }
+    CompileRequest req;
+    req.query_string = node.query_string;
+    req.input_parameters = node.input_parameters;
+    req.mode = node.mode;
+    absl::StatusOr<Statement> plain = src.provider->Compile(req);
+    if (!plain.ok()) return Annotate(plain.status(), pn.error_prefix);
+    pn.plain = std::move(*plain);
+
+    NodePlan np;
+    np.node = pn.index;
+    np.node_id = node.node_id;
+    np.database_id = node.database_id;
+    np.provider = std::string(src.provider->name());
+    np.key_params = pn.binding_params;
+    for (int p : pn.parents) np.depends_on.push_back(p);
+    std::sort(np.depends_on.begin(), np.depends_on.end());
+
+    if (pn.groups.empty()) {
+      pn.kind = ExecKind::kSingle;
+      np.reason = pn.is_write ? "write, no incoming mappings: one execution"
+                              : "no incoming mappings: one execution";
+    } else if (pn.is_write) {
+      if (node.strategy == Strategy::kBatched) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(pn.error_prefix, "strategy \"batched\" is not available for write nodes"));
+      }
+      pn.kind = ExecKind::kPerBinding;
+      np.reason = "write: one execution per binding";
+    } else if (node.strategy == Strategy::kPerBinding) {
+      pn.kind = ExecKind::kPerBinding;
+      np.reason = "forced by strategy \"per_binding\"";
+    } else {
+      const int64_t requested = node.batch_size.value_or(in.default_batch_size);
+      absl::Status batched = PlanBatched(pn, requested);
+      if (batched.ok()) {
+        pn.kind = ExecKind::kBatched;
+        np.reason = absl::StrCat(
+            node.strategy == Strategy::kBatched ? "forced by strategy \"batched\"" : "auto",
+            pn.form == BatchForm::kAnyArray ? ": keys as one array argument (= ANY)"
+                                            : ": keys as an IN list");
+      } else if (node.strategy == Strategy::kBatched) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            pn.error_prefix, "strategy \"batched\" is not possible: ", batched.message()));
+      } else {
+        pn.kind = ExecKind::kPerBinding;
+        np.reason = absl::StrCat("auto: batched rewrite refused: ", batched.message());
+      }
+    }
+    np.kind = pn.kind;
+    np.batch_size = pn.kind == ExecKind::kBatched ? pn.batch_size : 0;
+    np.parallelism = pn.kind == ExecKind::kSingle ? 1 : pn.max_parallelism;
+    const Statement& shown = pn.kind == ExecKind::kBatched ? pn.batched_full : pn.plain;
+    np.statement = shown.text;
+    np.estimate = Estimate(pn, shown, in);
+    pg->plan.nodes.push_back(std::move(np));
+  }
+
+  // The public plan lists nodes in dataflow order.
+  std::vector<int> order = TopologicalOrder(g);
+  std::vector<bool> placed(n, false);
+  std::vector<NodePlan> ordered;
+  ordered.reserve(pg->plan.nodes.size());
+  for (int i : order) {
+    if (i < 0 || i >= n || placed[i]) continue;
+    placed[i] = true;
+    ordered.push_back(std::move(pg->plan.nodes[i]));
+  }
+  for (int i = 0; i < n; ++i) {
+    if (!placed[i]) ordered.push_back(std::move(pg->plan.nodes[i]));
+  }
+  pg->plan.nodes = std::move(ordered);
+  return pg;
+}
+
+}  // namespace qg
