@@ -13,7 +13,6 @@
 #ifndef QG_CATALOG_H_
 #define QG_CATALOG_H_
 
-#include "qg/export.h"
 #include <map>
 #include <optional>
 #include <string>
@@ -24,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "qg/export.h"
 #include "qg/pool.h"
 
 namespace qg {
@@ -53,11 +53,11 @@ class QG_EXPORT Secret {
 struct SourceConfig {
   std::string name;
   std::string provider;
-  std::string connect;  // without credentials
-  std::string user;     // AS USER; "" = provider default
+  std::string connect;           // without credentials
+  std::string user;              // AS USER; "" = provider default
   bool user_is_current = false;  // AS CURRENT_USER: the caller's local user name
   Secret password;
-  PoolOptions pool;     // pool_* and timeout options
+  PoolOptions pool;  // pool_* and timeout options
   // Options the engine does not know, passed to the provider (validated
   // against Provider::option_keys() when the source is added to an engine).
   std::map<std::string, std::string> provider_options;
@@ -77,7 +77,9 @@ struct UserMapping {
 struct Login {
   std::string user;
   Secret password;
-  // Pools are keyed by (source, external user): "db_orders/ro_alice".
+  // Pools are keyed by (source, external user): "db_orders/ro_alice";
+  // "db_orders/default" for the provider's default login. '%' and '/' in
+  // either name are percent-encoded, so distinct logins never share a key.
   std::string pool_key;
 };
 
@@ -119,7 +121,7 @@ QG_EXPORT absl::StatusOr<absl::Duration> ParseDuration(std::string_view text);
 // max_lifetime, health_check, health_check_interval, connect_timeout,
 // statement_timeout) go to `pool`; others to provider_options.
 QG_EXPORT absl::Status ApplySourceOption(std::string_view key, std::string_view value,
-                               SourceConfig* source);
+                                         SourceConfig* source);
 
 // Applies several options as one set: pool_max first (so "pool_min=10;
 // pool_max=20" is accepted whatever the order), then the rest in order.

@@ -18,10 +18,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/status_macros.h"
 #include "fmt/format.h"
 #include "simdjson.h"
-#include "common/status_macros.h"
-
 
 namespace qg {
 
@@ -394,6 +393,34 @@ absl::Status Catalog::DropMapping(std::string_view source, UserMapping::Scope sc
   return absl::OkStatus();
 }
 
+namespace {
+
+// "source/user", unambiguous whatever the names hold (quoted identifiers may
+// contain '/'): '%' and '/' are percent-encoded, the provider's default login
+// is "default", and an external user really named "default" is "%64efault".
+std::string PoolKeyPart(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '%') {
+      out += "%25";
+    } else if (c == '/') {
+      out += "%2F";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string PoolKey(std::string_view source, std::string_view user) {
+  std::string u = user.empty()        ? std::string("default")
+                  : user == "default" ? std::string("%64efault")
+                                      : PoolKeyPart(user);
+  return Cat(PoolKeyPart(source), "/", u);
+}
+
+}  // namespace
+
 Login Catalog::ResolveLogin(const SourceConfig& source, std::string_view local_user) const {
   const UserMapping* exact = nullptr;
   const UserMapping* current = nullptr;
@@ -424,7 +451,7 @@ Login Catalog::ResolveLogin(const SourceConfig& source, std::string_view local_u
     login.user = source.user_is_current ? std::string(local_user) : source.user;
     login.password = source.password;
   }
-  login.pool_key = Cat(source.name, "/", login.user.empty() ? "default" : login.user);
+  login.pool_key = PoolKey(source.name, login.user);
   return login;
 }
 
