@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
       if (comma == std::string::npos) comma = ids.size();
       const long id = std::atol(ids.substr(start, comma - start).c_str());
       start = comma + 1;
-      body += (first ? "" : ",") + UserJson(id);
+      if (!first) body += ',';
+      body += UserJson(id);
       first = false;
     }
     body += "]";
