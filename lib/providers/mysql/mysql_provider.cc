@@ -1,0 +1,97 @@
+// The built-in mysql provider (mysql_provider.h).
+#include "providers/mysql/mysql_provider.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "providers/mysql/mysql_connection.h"
+
+namespace qg {
+namespace {
+
+// The protocol's 16-bit parameter count.
+constexpr size_t kMaxPlaceholders = 65535;
+
+class MysqlCostEstimator final : public CostEstimator {
+ public:
+  absl::StatusOr<CostEstimate> Estimate(Connection& conn, const Statement& stmt,
+                                        const std::vector<BoundArg>& args) override {
+    auto* my = dynamic_cast<mysql::MysqlConnection*>(&conn);
+    if (my == nullptr) {
+      return absl::InvalidArgumentError("mysql cost estimator: not a mysql connection");
+    }
+    return my->Estimate(stmt, args);
+  }
+};
+
+// True when qg/provider.h's TxOptions carries xa_gid (the field 2PC on
+// MySQL needs at Begin; see mysql_connection.h).
+template <typename T>
+constexpr bool HasXaGid() {
+  return requires(const T& t) { t.xa_gid; };
+}
+
+class MysqlProvider final : public Provider {
+ public:
+  std::string_view name() const override { return "mysql"; }
+
+  Capabilities capabilities() const override {
+    Capabilities c;
+    c.placeholder_style = PlaceholderStyle::kQuestion;
+    c.max_placeholders = kMaxPlaceholders;
+    c.batch_in_list = true;
+    c.batch_any_array = false;
+    c.writes = true;
+    c.transactions = true;
+    c.savepoints = true;
+    // XA needs its id at Begin: declared only once TxOptions can carry it.
+    c.two_phase = HasXaGid<TxOptions>();
+    c.cancel = true;
+    c.cost_estimates = true;
+    c.pushdown_filters = true;
+    c.pushdown_projection = true;
+    c.pushdown_limit = true;
+    return c;
+  }
+
+  std::vector<std::string> option_keys() const override {
+    return {"ssl_mode", "charset", "read_timeout", "write_timeout"};
+  }
+
+  absl::StatusOr<std::unique_ptr<Connection>> Connect(const ConnectRequest& request) override {
+    QG_ASSIGN_OR_RETURN(mysql::Endpoint endpoint, mysql::ParseEndpoint(request));
+    QG_ASSIGN_OR_RETURN(std::unique_ptr<mysql::MysqlConnection> c,
+                        mysql::MysqlConnection::Open(std::move(endpoint)));
+    return std::unique_ptr<Connection>(std::move(c));
+  }
+
+  absl::StatusOr<Statement> Compile(const CompileRequest& request) const override {
+    if (!request.key_params.empty() && request.form == BatchForm::kAnyArray) {
+      return absl::FailedPreconditionError(
+          "cannot batch: mysql has no array parameters (use the IN-list form)");
+    }
+    QG_ASSIGN_OR_RETURN(Statement stmt, CompileSql(request, PlaceholderStyle::kQuestion));
+    if (stmt.args.size() > kMaxPlaceholders) {
+      auto code = request.key_params.empty() ? absl::StatusCode::kInvalidArgument
+                                             : absl::StatusCode::kFailedPrecondition;
+      return absl::Status(code, absl::StrCat("the statement needs ", stmt.args.size(),
+                                             " placeholders; mysql allows ", kMaxPlaceholders));
+    }
+    return stmt;
+  }
+
+  CostEstimator* cost_estimator() override { return &estimator_; }
+
+ private:
+  MysqlCostEstimator estimator_;
+};
+
+}  // namespace
+
+std::unique_ptr<Provider> NewMysqlProvider() { return std::make_unique<MysqlProvider>(); }
+
+}  // namespace qg
