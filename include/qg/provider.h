@@ -102,6 +102,11 @@ enum class IsolationLevel { kDefault, kReadCommitted, kRepeatableRead, kSerializ
 struct TxOptions {
   IsolationLevel isolation = IsolationLevel::kDefault;
   bool read_only = false;
+  // Non-empty: this transaction may later be prepared for two-phase commit
+  // under this global id. MySQL/MariaDB must know at XA START (a started
+  // plain transaction cannot become XA); PostgreSQL ignores it until
+  // PrepareTransaction.
+  std::string xa_gid;
 };
 
 class QG_EXPORT Connection {

@@ -109,16 +109,6 @@ const char* IsolationSql(IsolationLevel level) {
   }
 }
 
-// TxOptions::xa_gid when the public header has it (proposed to the lead), so
-// this compiles unchanged before and after that field is added.
-template <typename T>
-std::string_view XaGidOf(const T& options) {
-  if constexpr (requires { options.xa_gid; }) {
-    return options.xa_gid;
-  } else {
-    return {};
-  }
-}
 
 absl::Status CheckGid(std::string_view gid) {
   if (gid.empty()) return absl::InvalidArgumentError("mysql: empty XA transaction id");
@@ -1170,7 +1160,7 @@ absl::Status MysqlConnection::Reset() {
 }
 
 absl::Status MysqlConnection::Begin(const TxOptions& options) {
-  std::string_view gid = XaGidOf(options);
+  std::string_view gid = options.xa_gid;
   if (!gid.empty()) return BeginXa(gid, options);
   if (in_tx_ || xa_ != XaState::kNone) {
     return absl::FailedPreconditionError(

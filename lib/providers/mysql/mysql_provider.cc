@@ -28,13 +28,6 @@ class MysqlCostEstimator final : public CostEstimator {
   }
 };
 
-// True when qg/provider.h's TxOptions carries xa_gid (the field 2PC on
-// MySQL needs at Begin; see mysql_connection.h).
-template <typename T>
-constexpr bool HasXaGid() {
-  return requires(const T& t) { t.xa_gid; };
-}
-
 class MysqlProvider final : public Provider {
  public:
   std::string_view name() const override { return "mysql"; }
@@ -48,8 +41,8 @@ class MysqlProvider final : public Provider {
     c.writes = true;
     c.transactions = true;
     c.savepoints = true;
-    // XA needs its id at Begin: declared only once TxOptions can carry it.
-    c.two_phase = HasXaGid<TxOptions>();
+    // XA needs its id at Begin: TxOptions::xa_gid.
+    c.two_phase = true;
     c.cancel = true;
     c.cost_estimates = true;
     c.pushdown_filters = true;
