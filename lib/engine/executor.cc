@@ -719,7 +719,10 @@ void GraphRun::OnTaskDone(int i, TaskOutcome outcome) {
     if (outcome.rows_affected >= 0) {
       nr.rows_affected = (nr.rows_affected < 0 ? 0 : nr.rows_affected) + outcome.rows_affected;
     }
-    if (!outcome.status.ok()) {
+    // A driver may end a cancelled statement without an error (MySQL's
+    // SLEEP() returns 1 when KILL QUERY interrupts it), so rows produced
+    // while the node's token was cancelled are never trusted.
+    if (!outcome.status.ok() || nr.token->cancelled()) {
       if (graph_token_->cancelled()) {
         nr.stop.store(true);  // cancelled with the graph: not this node's failure
       } else if (nr.token->cancelled()) {
