@@ -13,6 +13,7 @@ Watchdog::~Watchdog() {
     cv_.Signal();
   }
   thread_.join();
+  for (Firer& f : firers_) f.thread.join();
 }
 
 uint64_t Watchdog::Schedule(absl::Time deadline, std::weak_ptr<CancelToken> token,
@@ -55,9 +56,26 @@ void Watchdog::Loop() {
       entries_.erase(entries_.begin());
     }
     mu_.Unlock();
-    for (Entry& e : due) {
-      if (std::shared_ptr<CancelToken> token = e.token.lock()) token->Cancel(e.reason);
+    // Join the firers that are done, then start one for this batch.
+    for (size_t i = 0; i < firers_.size();) {
+      if (firers_[i].done->load()) {
+        firers_[i].thread.join();
+        firers_[i] = std::move(firers_.back());
+        firers_.pop_back();
+      } else {
+        ++i;
+      }
     }
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    firers_.push_back(Firer{std::thread([due = std::move(due), done]() mutable {
+                              for (Entry& e : due) {
+                                if (std::shared_ptr<CancelToken> token = e.token.lock()) {
+                                  token->Cancel(e.reason);
+                                }
+                              }
+                              done->store(true);
+                            }),
+                            done});
     mu_.Lock();
   }
 }

@@ -6,11 +6,13 @@
 #ifndef QG_LIB_ENGINE_WATCHDOG_H_
 #define QG_LIB_ENGINE_WATCHDOG_H_
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -46,6 +48,14 @@ class Watchdog {
   absl::flat_hash_map<uint64_t, absl::Time> deadline_of_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Cancel() runs driver callbacks that may block (MySQL repeats KILL QUERY
+  // until the statement ends), so due tokens are cancelled on short-lived
+  // threads: one slow cancel never delays another graph's deadline.
+  struct Firer {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<Firer> firers_;  // only touched by the loop thread and ~Watchdog
   std::thread thread_;
 };
 

@@ -391,7 +391,9 @@ TEST_CASE("mysql: transactions and savepoints", "[mysql]") {
   auto c = MysqlConnect();
   MyExec(*c, "DROP TABLE IF EXISTS it_tx");
   MyExec(*c, "CREATE TABLE it_tx (id INT PRIMARY KEY) ENGINE=InnoDB");
-  REQUIRE(c->Begin({IsolationLevel::kSerializable, false}).ok());
+  TxOptions serializable;
+  serializable.isolation = IsolationLevel::kSerializable;
+  REQUIRE(c->Begin(serializable).ok());
   MyExec(*c, "INSERT INTO it_tx VALUES (1)");
   REQUIRE(c->Savepoint("sp `odd` name").ok());
   MyExec(*c, "INSERT INTO it_tx VALUES (2)");

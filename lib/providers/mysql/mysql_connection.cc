@@ -109,7 +109,6 @@ const char* IsolationSql(IsolationLevel level) {
   }
 }
 
-
 absl::Status CheckGid(std::string_view gid) {
   if (gid.empty()) return absl::InvalidArgumentError("mysql: empty XA transaction id");
   if (gid.size() > 64) {
@@ -1009,7 +1008,15 @@ void MysqlConnection::Cancel() {
     cancelled_ = true;
     if (!in_flight_) return;
     seq = exec_seq_;
+    ++killers_;
   }
+  struct KillerEnd {
+    MysqlConnection* c;
+    ~KillerEnd() {
+      absl::MutexLock l(&c->mu_);
+      --c->killers_;
+    }
+  } killer_end{this};
   const unsigned long tid = thread_id_.load(std::memory_order_acquire);
   // A KILL QUERY that reaches the server before it starts the statement is
   // forgotten: repeat (bounded) until the statement it aimed at has ended.
@@ -1105,6 +1112,10 @@ absl::Status MysqlConnection::Ping(std::string_view query) {
 absl::Status MysqlConnection::Reset() {
   {
     absl::MutexLock l(&mu_);
+    auto no_killers = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return killers_ == 0; };
+    // Bounded by Cancel()'s own bound (kKillAttempts x kKillWait).
+    mu_.AwaitWithTimeout(absl::Condition(&no_killers),
+                         kKillAttempts * kKillWait + absl::Seconds(1));
     cancelled_ = false;
   }
   if (broken()) {

@@ -154,6 +154,10 @@ class MysqlConnection final : public Connection {
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool in_flight_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t exec_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  // Cancel() calls still sending KILL QUERY. Reset() waits for them, so a
+  // KILL aimed at a cancelled statement never lands on the next one (it would
+  // end a later SLEEP() early with no error).
+  int killers_ ABSL_GUARDED_BY(mu_) = 0;
 
   bool in_tx_ = false;  // Begin() ran and no Commit/Rollback yet
   XaState xa_ = XaState::kNone;
