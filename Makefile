@@ -40,6 +40,7 @@ test-asan: deps
 	@cmake --build build-asan -j$(JOBS)
 	@bash scripts/make-example-data.sh build-asan
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  bash scripts/run-tests.sh build-asan
 
 fuzz: deps

@@ -467,7 +467,12 @@ def group_streaming():
     # per-value overhead: about 2.4 x here); a second, serialised copy of the
     # answer would add at least one more output's worth. Bound: 3 x the
     # output plus 8 MiB.
-    check(grown_mb < 3 * out_mb + 8, "server memory stays bounded (+%.1f MiB for %.1f MiB)" %
+    bound_mb = 3 * out_mb + 8
+    if os.environ.get("QG_SANITIZED"):
+        # ASan keeps up to 256 MiB of freed memory in quarantine and pads
+        # every allocation; the Release build checks the real bound.
+        bound_mb = 3 * bound_mb + 300
+    check(grown_mb < bound_mb, "server memory stays bounded (+%.1f MiB for %.1f MiB)" %
           (grown_mb, out_mb))
     r = curl(s.url("/metrics"))
     check((metric(r.text(), "qgraph_rows_returned_total") or 0) >= rows, "rows counted")
