@@ -64,7 +64,11 @@ QG_API int qg_engine_options_init(qg_engine_options* opts, unsigned int version)
         rc != QG_OK) {
       return rc;
     }
-    *opts = qg_engine_options QG_ENGINE_OPTIONS_INIT;
+    const qg_engine_options defaults = QG_ENGINE_OPTIONS_INIT;
+    opts->version = version;  // a version-1 caller's struct ends before catalog_path
+    opts->workers = defaults.workers;
+    opts->register_builtin_providers = defaults.register_builtin_providers;
+    if (version >= 2) opts->catalog_path = defaults.catalog_path;
     return QG_OK;
   });
 }
@@ -108,6 +112,9 @@ QG_API int qg_engine_open(qg_engine** out, const char* sources_json,
       }
       options.workers = opts->workers;
       options.register_builtin_providers = opts->register_builtin_providers != 0;
+      if (opts->version >= 2 && opts->catalog_path != nullptr) {
+        options.catalog_path = opts->catalog_path;
+      }
     }
     absl::StatusOr<std::unique_ptr<qg::Engine>> engine = qg::Engine::Create(options);
     if (!engine.ok()) return SetError(engine.status());
@@ -149,6 +156,26 @@ QG_API int qg_execute(qg_engine* engine, const char* qgdl_json, const char* para
       return rc;
     }
     absl::StatusOr<qg::GraphResult> result = engine->rep->ExecuteJson(qgdl_json, options);
+    if (!result.ok()) return SetError(result.status());
+    auto handle = std::make_unique<qg_result>();
+    handle->rep = std::move(*result);
+    *out = handle.release();
+    return QG_OK;
+  });
+}
+
+QG_API int qg_catalog_exec(qg_engine* engine, const char* statements,
+                           const qg_execute_options* opts, qg_result** out) {
+  return Guard([&] {
+    if (out == nullptr) return NullArgument("qg_catalog_exec", "out");
+    *out = nullptr;
+    if (engine == nullptr) return NullArgument("qg_catalog_exec", "engine");
+    if (statements == nullptr) return NullArgument("qg_catalog_exec", "statements");
+    qg::ExecuteOptions options;
+    if (int rc = ToExecuteOptions("qg_catalog_exec", nullptr, opts, &options); rc != QG_OK) {
+      return rc;
+    }
+    absl::StatusOr<qg::GraphResult> result = engine->rep->ExecuteStatements(statements, options);
     if (!result.ok()) return SetError(result.status());
     auto handle = std::make_unique<qg_result>();
     handle->rep = std::move(*result);

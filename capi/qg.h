@@ -157,14 +157,17 @@ QG_API void qg_cancel_free(qg_cancel* cancel);
  * worker threads. Destroyed by qg_engine_close(). */
 typedef struct qg_engine qg_engine;
 
-#define QG_ENGINE_OPTIONS_VERSION 1
+#define QG_ENGINE_OPTIONS_VERSION 2
 typedef struct qg_engine_options {
   unsigned int version;           /* QG_ENGINE_OPTIONS_VERSION */
   int workers;                    /* executor threads; 0 = default */
   int register_builtin_providers; /* non-zero (default): sqlite and the others built in */
+  /* Version 2: a SQLite file persisting the catalog (created on first use;
+   * a corrupt or unknown-version file is refused). NULL = in memory. */
+  const char* catalog_path;
 } qg_engine_options;
 #define QG_ENGINE_OPTIONS_INIT \
-  { QG_ENGINE_OPTIONS_VERSION, 0, 1 }
+  { QG_ENGINE_OPTIONS_VERSION, 0, 1, NULL }
 /* Fills `opts` with defaults for `version`. QG_INVALID_ARGUMENT for an
  * unknown version or NULL. */
 QG_API int qg_engine_options_init(qg_engine_options* opts, unsigned int version);
@@ -203,6 +206,15 @@ typedef struct qg_result qg_result;
  * bad graph) and *out is NULL. */
 QG_API int qg_execute(qg_engine* engine, const char* qgdl_json, const char* params_json,
                       const qg_execute_options* opts, qg_result** out);
+
+/* Runs catalog statements (CREATE | ALTER | DROP EXTERNAL DATA SOURCE,
+ * CREATE | ALTER | DROP EXTERNAL USER, EXECUTE STATEMENT ... ON EXTERNAL
+ * DATA SOURCE), separated by ';', in order. Catalog changes are persisted
+ * when the engine has a catalog_path. *out receives the last statement's
+ * result like qg_execute (an EXECUTE STATEMENT's one node is "statement";
+ * no nodes for a catalog change). `opts` is nullable. */
+QG_API int qg_catalog_exec(qg_engine* engine, const char* statements,
+                           const qg_execute_options* opts, qg_result** out);
 
 /* Plans a graph without executing it and renders the plan. `format` is
  * "text" (default when NULL), "json" or "dot". *out is allocated: free it with

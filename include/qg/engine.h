@@ -20,7 +20,6 @@
 #ifndef QG_ENGINE_H_
 #define QG_ENGINE_H_
 
-#include "qg/export.h"
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -33,6 +32,7 @@
 #include "absl/time/time.h"
 #include "qg/cancel.h"
 #include "qg/catalog.h"
+#include "qg/export.h"
 #include "qg/graph.h"
 #include "qg/planner.h"
 #include "qg/pool.h"
@@ -52,18 +52,21 @@ struct EngineOptions {
   // Rows/bytes a graph may hold in memory in total; kResourceExhausted past it.
   int64_t max_result_rows = 50000000;
   int64_t max_result_bytes = int64_t{8} << 30;
-  int64_t default_batch_size = 1000;  // bindings per batched round trip
+  int64_t default_batch_size = 1000;       // bindings per batched round trip
   bool register_builtin_providers = true;  // sqlite (and the others compiled in)
   // Cost estimates are cached on the engine per (source, statement text).
   // Explain() asks the sources for missing ones (a pooled connection each);
   // Execute() uses only cached ones unless this is true.
   bool estimate_costs_on_execute = false;
+  // When set, the catalog is persisted in this SQLite file (created on first
+  // use); Create loads it and refuses a corrupt or unknown-version file.
+  std::string catalog_path;
 };
 
 struct ExecuteOptions {
-  std::string user;  // the caller's local user (picks user mappings)
-  ParamList params;  // override the graph's "params"
-  std::shared_ptr<CancelToken> cancel;  // cancel from another thread
+  std::string user;                       // the caller's local user (picks user mappings)
+  ParamList params;                       // override the graph's "params"
+  std::shared_ptr<CancelToken> cancel;    // cancel from another thread
   std::optional<absl::Duration> timeout;  // overrides the graph's timeout_ms
 };
 
@@ -87,6 +90,13 @@ class QG_EXPORT Engine {
                                                   const ExecuteOptions& options = {}) = 0;
   virtual absl::StatusOr<GraphResult> Execute(const Graph& graph,
                                               const ExecuteOptions& options = {}) = 0;
+
+  // Runs catalog statements (qg/catalog_statement.h), in order: catalog
+  // changes are checked, applied, persisted (with catalog_path) and drain the
+  // pools of the source they touch; EXECUTE STATEMENT runs as a one-node graph
+  // (node "statement"). Returns the last statement's result (empty for DDL).
+  virtual absl::StatusOr<GraphResult> ExecuteStatements(std::string_view text,
+                                                        const ExecuteOptions& options = {}) = 0;
 
   // Plans without executing (connections are taken only to ask sources for
   // cost estimates).

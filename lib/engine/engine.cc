@@ -3,6 +3,7 @@
 #include "qg/engine.h"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <set>
 #include <thread>
@@ -18,6 +19,8 @@
 #include "engine/thread_pool.h"
 #include "engine/watchdog.h"
 #include "providers/builtin.h"
+#include "qg/catalog_statement.h"
+#include "qg/catalog_store.h"
 #include "qg/placeholders.h"
 
 namespace qg {
@@ -41,10 +44,37 @@ ParamList MergeParams(const Graph& graph, const ExecuteOptions& options) {
   return merged;
 }
 
+// The source a catalog change touches (its pools are drained).
+std::string ChangedSource(const CatalogStatement& statement) {
+  if (const auto* c = std::get_if<CreateSourceStatement>(&statement)) return c->source.name;
+  if (const auto* d = std::get_if<DropSourceStatement>(&statement)) return d->name;
+  if (const auto* m = std::get_if<SetMappingStatement>(&statement)) return m->mapping.source;
+  if (const auto* dm = std::get_if<DropMappingStatement>(&statement)) return dm->source;
+  return "";
+}
+
+// True when the SQL's first keyword reads (SELECT, WITH, VALUES, SHOW,
+// EXPLAIN, PRAGMA); anything else runs as a write node.
+bool IsReadSql(std::string_view sql) {
+  size_t i = 0;
+  while (i < sql.size() && (std::isspace(static_cast<unsigned char>(sql[i])) || sql[i] == '(')) {
+    ++i;
+  }
+  std::string word;
+  while (i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i]))) {
+    word += static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i++])));
+  }
+  return word == "SELECT" || word == "WITH" || word == "VALUES" || word == "SHOW" ||
+         word == "EXPLAIN" || word == "PRAGMA";
+}
+
 class EngineImpl final : public Engine {
  public:
-  explicit EngineImpl(EngineOptions options)
+  explicit EngineImpl(EngineOptions options, std::unique_ptr<CatalogStore> store = nullptr,
+                      Catalog catalog = {})
       : options_(std::move(options)),
+        store_(std::move(store)),
+        catalog_(std::move(catalog)),
         workers_(WorkerCount(options_)),
         maintenance_([this] { MaintenanceLoop(); }) {}
 
@@ -97,12 +127,50 @@ class EngineImpl final : public Engine {
 
   absl::StatusOr<GraphResult> ExecuteJson(std::string_view qgdl,
                                           const ExecuteOptions& options) override {
-    QG_ASSIGN_OR_RETURN(Graph graph, ParseGraph(qgdl, GraphParseOptions(&options.params)));
+    ParseOptions parse_options = GraphParseOptions(&options.params);
+    {
+      // A dropped source parses, so that Execute reports it as not found.
+      absl::MutexLock lock(&mu_);
+      for (const std::string& name : dropped_) parse_options.known_sources->insert(name);
+    }
+    QG_ASSIGN_OR_RETURN(Graph graph, ParseGraph(qgdl, parse_options));
     return Execute(graph, options);
+  }
+
+  absl::StatusOr<GraphResult> ExecuteStatements(std::string_view text,
+                                                const ExecuteOptions& options) override {
+    QG_ASSIGN_OR_RETURN(std::vector<ParsedStatement> statements, ParseStatements(text));
+    GraphResult last;
+    for (const ParsedStatement& parsed : statements) {
+      const CatalogStatement& st = parsed.statement;
+      if (IsCatalogChange(st)) {
+        QG_RETURN_IF_ERROR(ApplyCatalogChange(st));
+        last = GraphResult{};
+        continue;
+      }
+      const auto* pass = std::get_if<PassThroughStatement>(&st);
+      if (pass == nullptr) {
+        return absl::InternalError(absl::StrCat("statement at ", parsed.line, ":", parsed.column,
+                                                " is neither a change nor EXECUTE STATEMENT"));
+      }
+      Graph graph;
+      Node node;
+      node.node_id = "statement";
+      node.database_id = pass->source;
+      node.query_string = pass->sql;
+      for (const auto& kv : pass->params) node.input_parameters.push_back(kv.first);
+      node.mode = IsReadSql(pass->sql) ? NodeMode::kRead : NodeMode::kWrite;
+      graph.nodes.push_back(std::move(node));
+      graph.params = pass->params;
+      graph.transaction = pass->transaction;
+      QG_ASSIGN_OR_RETURN(last, Execute(graph, options));
+    }
+    return last;
   }
 
   absl::StatusOr<GraphResult> Execute(const Graph& graph, const ExecuteOptions& options) override {
     ActiveGraph active(this);
+    QG_RETURN_IF_ERROR(CheckDroppedSources(graph));
     QG_RETURN_IF_ERROR(ValidateGraph(graph, GraphParseOptions(&options.params)));
     if (graph.transaction != TransactionMode::kAutonomous) {
       return absl::UnimplementedError(
@@ -134,6 +202,7 @@ class EngineImpl final : public Engine {
 
   absl::StatusOr<Plan> Explain(const Graph& graph, const ExecuteOptions& options) override {
     ActiveGraph active(this);
+    QG_RETURN_IF_ERROR(CheckDroppedSources(graph));
     QG_RETURN_IF_ERROR(ValidateGraph(graph, GraphParseOptions(&options.params)));
     const ParamList params = MergeParams(graph, options);
     QG_ASSIGN_OR_RETURN(std::shared_ptr<PlannedGraph> planned,
@@ -219,6 +288,57 @@ class EngineImpl final : public Engine {
     return absl::OkStatus();
   }
 
+  // kNotFound naming a source the graph uses that a DROP removed.
+  absl::Status CheckDroppedSources(const Graph& graph) const {
+    absl::MutexLock lock(&mu_);
+    for (const Node& node : graph.nodes) {
+      if (dropped_.contains(node.database_id) && catalog_.FindSource(node.database_id) == nullptr) {
+        return absl::NotFoundError(absl::StrCat(NodeErrorPrefix(node), "data source \"",
+                                                node.database_id, "\" was dropped"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Checks, applies and persists one catalog change, then drains and forgets
+  // the pools of the source it touches (running graphs keep theirs).
+  absl::Status ApplyCatalogChange(const CatalogStatement& st) {
+    const std::string source = ChangedSource(st);
+    std::vector<std::shared_ptr<ConnectionPool>> drained;
+    {
+      absl::MutexLock lock(&mu_);
+      if (const auto* c = std::get_if<CreateSourceStatement>(&st)) {
+        QG_RETURN_IF_ERROR(CheckSourceLocked(c->source));
+      }
+      Catalog next = catalog_;
+      QG_RETURN_IF_ERROR(ApplyStatement(st, &next));
+      if (store_ != nullptr) {
+        QG_ASSIGN_OR_RETURN(next,
+                            store_->Update([&st](Catalog* c) { return ApplyStatement(st, c); }));
+      }
+      catalog_ = std::move(next);
+      if (std::holds_alternative<DropSourceStatement>(st)) {
+        dropped_.insert(source);
+      } else if (catalog_.FindSource(source) != nullptr) {
+        dropped_.erase(source);
+      }
+      for (auto it = pool_sources_.begin(); it != pool_sources_.end();) {
+        if (it->second != source) {
+          ++it;
+          continue;
+        }
+        auto pit = pools_.find(it->first);
+        if (pit != pools_.end()) {
+          drained.push_back(pit->second);
+          pools_.erase(pit);
+        }
+        it = pool_sources_.erase(it);
+      }
+    }
+    for (const auto& pool : drained) pool->Drain();
+    return absl::OkStatus();
+  }
+
   // Resolves every source of the graph for `user`, creating pools on demand.
   absl::StatusOr<absl::flat_hash_map<std::string, std::shared_ptr<SourceHandle>>> ResolveSources(
       const Graph& graph, std::string_view user) {
@@ -244,7 +364,10 @@ class EngineImpl final : public Engine {
       h->pool_key =
           login.pool_key.empty() ? absl::StrCat(src->name, "/", login.user) : login.pool_key;
       auto& pool = pools_[h->pool_key];
-      if (pool == nullptr) pool = NewPool(h->pool_key, *src, h->provider, std::move(login));
+      if (pool == nullptr) {
+        pool = NewPool(h->pool_key, *src, h->provider, std::move(login));
+        pool_sources_[h->pool_key] = src->name;
+      }
       h->pool = pool;
       out.emplace(node.database_id, std::move(h));
     }
@@ -304,10 +427,13 @@ class EngineImpl final : public Engine {
   }
 
   const EngineOptions options_;
+  const std::unique_ptr<CatalogStore> store_;  // with catalog_path
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Provider>> providers_ ABSL_GUARDED_BY(mu_);
   Catalog catalog_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<ConnectionPool>> pools_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> pool_sources_ ABSL_GUARDED_BY(mu_);  // pool key -> source
+  std::set<std::string> dropped_ ABSL_GUARDED_BY(mu_);
   int active_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::CondVar maintenance_cv_;
@@ -328,7 +454,14 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options) {
     return absl::InvalidArgumentError("default_batch_size must be > 0");
   }
   const bool builtins = options.register_builtin_providers;
-  auto engine = std::make_unique<EngineImpl>(std::move(options));
+  std::unique_ptr<CatalogStore> store;
+  Catalog catalog;
+  if (!options.catalog_path.empty()) {
+    QG_ASSIGN_OR_RETURN(store, CatalogStore::Open(options.catalog_path));
+    QG_ASSIGN_OR_RETURN(catalog, store->Load());
+  }
+  auto engine =
+      std::make_unique<EngineImpl>(std::move(options), std::move(store), std::move(catalog));
   if (builtins) QG_RETURN_IF_ERROR(RegisterBuiltinProviders(*engine));
   return std::unique_ptr<Engine>(std::move(engine));
 }

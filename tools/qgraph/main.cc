@@ -3,6 +3,11 @@
 //   qgraph run GRAPH.json --sources CATALOG.json [--param name=value]...
 //   qgraph validate GRAPH.json [--sources CATALOG.json] [--param name=value]...
 //   qgraph explain GRAPH.json --sources CATALOG.json [--format text|json|dot] [--analyze]
+//   qgraph catalog exec STATEMENT... [--catalog FILE | --sources FILE] [--user U]
+//   qgraph catalog list [--catalog FILE | --sources FILE]
+//
+// Every verb takes --catalog FILE (a persisted SQLite catalog) instead of
+// --sources FILE (a JSON catalog).
 //
 // Results go to stdout, streamed through qg::WriteResult; errors go to stderr
 // as "qgraph: <STATUS_CODE>: <message>". Exit status: 0 ok, 1 graph or
@@ -71,7 +76,9 @@ const char kRunHelp[] =
     "\"-\" to read the graph from stdin.\n"
     "\n"
     "Options:\n"
-    "  --sources FILE       the catalog of data sources (JSON, DESIGN.md §8); required\n"
+    "  --sources FILE       the catalog of data sources (JSON, DESIGN.md §8)\n"
+    "  --catalog FILE       a persisted SQLite catalog instead (qgraph catalog exec)\n"
+    "                       one of --sources and --catalog is required\n"
     "  --param NAME=VALUE   a graph input, passed as a string (repeatable)\n"
     "  --params JSON        graph inputs as a JSON object, e.g. '{\"city\": \"Paris\", \"n\": "
     "3}';\n"
@@ -95,6 +102,7 @@ const char kValidateHelp[] =
     "\n"
     "Options:\n"
     "  --sources FILE       the catalog of data sources\n"
+    "  --catalog FILE       a persisted SQLite catalog instead\n"
     "  --param NAME=VALUE   a graph input (repeatable)\n"
     "  --params JSON        graph inputs as a JSON object (@FILE reads it from FILE)\n";
 
@@ -106,13 +114,33 @@ const char kExplainHelp[] =
     "actual rows, round trips and times beside the estimates.\n"
     "\n"
     "Options:\n"
-    "  --sources FILE       the catalog of data sources; required\n"
+    "  --sources FILE       the catalog of data sources (JSON)\n"
+    "  --catalog FILE       a persisted SQLite catalog instead; one of the two is required\n"
     "  --param NAME=VALUE   a graph input (repeatable)\n"
     "  --params JSON        graph inputs as a JSON object (@FILE reads it from FILE)\n"
     "  --user NAME          the local user that picks the catalog's user mappings\n"
     "  --format FORMAT      text | json | dot (default text)\n"
     "  --analyze            execute and show actuals\n"
     "  --timeout-ms N       cancel after N milliseconds (with --analyze)\n";
+
+const char kCatalogHelp[] =
+    "Usage: qgraph catalog exec STATEMENT... [--catalog FILE | --sources FILE] [--user NAME]\n"
+    "       qgraph catalog list [--catalog FILE | --sources FILE]\n"
+    "\n"
+    "exec runs catalog statements in order (each argument one or more statements\n"
+    "separated by ';'; \"-\" reads them from stdin): CREATE | ALTER | DROP EXTERNAL\n"
+    "DATA SOURCE, CREATE | ALTER | DROP EXTERNAL USER, and EXECUTE STATEMENT '<sql>'\n"
+    "[(name := value, ...)] ON EXTERNAL DATA SOURCE <ds>, whose result is printed\n"
+    "as JSON (a catalog change prints \"ok\"). With --catalog the changes are saved\n"
+    "in that SQLite file (created on first use); with --sources they last for the\n"
+    "command only. list prints the catalog as JSON; passwords are never shown,\n"
+    "only their kind (ENV, FILE or a hidden literal).\n"
+    "\n"
+    "Options:\n"
+    "  --catalog FILE       a persisted SQLite catalog (created on first use)\n"
+    "  --sources FILE       a JSON catalog (DESIGN.md §8)\n"
+    "  --user NAME          the local user that picks the catalog's user mappings\n"
+    "  --pretty             indent JSON output\n";
 
 int Fail(const absl::Status& status) {
   std::fprintf(stderr, "qgraph: %s: %.*s\n", absl::StatusCodeToString(status.code()).c_str(),
@@ -199,6 +227,28 @@ absl::StatusOr<std::optional<absl::Duration>> CollectTimeout(const ParsedArgs& a
   return std::optional<absl::Duration>(absl::Milliseconds(ms));
 }
 
+absl::StatusOr<std::unique_ptr<qg::Engine>> OpenEngine(const std::string& catalog_path);
+
+// The engine of --catalog FILE (persisted, SQLite) or --sources FILE (JSON);
+// nullptr when neither was given. A usage error when both were.
+absl::StatusOr<std::unique_ptr<qg::Engine>> OpenCatalog(const ParsedArgs& args) {
+  std::optional<std::string> sqlite = args.Get("catalog");
+  std::optional<std::string> json = args.Get("sources");
+  if (sqlite && json) {
+    return absl::InvalidArgumentError("--catalog and --sources cannot be used together");
+  }
+  if (json) return OpenEngine(*json);
+  if (!sqlite) return std::unique_ptr<qg::Engine>();
+  qg::EngineOptions options;
+  options.catalog_path = *sqlite;
+  auto engine = qg::Engine::Create(options);
+  if (!engine.ok()) {
+    return absl::Status(engine.status().code(),
+                        *sqlite + ": " + std::string(engine.status().message()));
+  }
+  return engine;
+}
+
 absl::StatusOr<std::unique_ptr<qg::Engine>> OpenEngine(const std::string& catalog_path) {
   auto engine = qg::Engine::Create();
   if (!engine.ok()) return engine.status();
@@ -250,8 +300,12 @@ bool OneGraph(std::string_view verb, const ParsedArgs& args, int* exit_code) {
 int RunCommand(const ParsedArgs& args) {
   int code = kExitOk;
   if (!OneGraph("run", args, &code)) return code;
-  std::optional<std::string> sources = args.Get("sources");
-  if (!sources) return UsageError("run", "--sources CATALOG.json is required");
+  if (args.Has("catalog") && args.Has("sources")) {
+    return UsageError("run", "--catalog and --sources cannot be used together");
+  }
+  if (!args.Has("sources") && !args.Has("catalog")) {
+    return UsageError("run", "--sources CATALOG.json or --catalog FILE is required");
+  }
   auto params = CollectParams(args);
   if (!params.ok()) return UsageError("run", std::string(params.status().message()));
   auto timeout = CollectTimeout(args);
@@ -274,7 +328,7 @@ int RunCommand(const ParsedArgs& args) {
 
   auto graph_text = ReadInput(args.positionals[0]);
   if (!graph_text.ok()) return Fail(graph_text.status());
-  auto engine = OpenEngine(*sources);
+  auto engine = OpenCatalog(args);
   if (!engine.ok()) return Fail(engine.status());
 
   qg::ExecuteOptions opts;
@@ -310,8 +364,11 @@ int ValidateCommand(const ParsedArgs& args) {
 
   qg::ParseOptions options;
   std::unique_ptr<qg::Engine> engine;
-  if (std::optional<std::string> sources = args.Get("sources")) {
-    auto opened = OpenEngine(*sources);
+  if (args.Has("catalog") && args.Has("sources")) {
+    return UsageError("validate", "--catalog and --sources cannot be used together");
+  }
+  if (args.Has("sources") || args.Has("catalog")) {
+    auto opened = OpenCatalog(args);
     if (!opened.ok()) return Fail(opened.status());
     engine = *std::move(opened);
     options = engine->GraphParseOptions(params_given ? &*params : nullptr);
@@ -345,8 +402,12 @@ int ValidateCommand(const ParsedArgs& args) {
 int ExplainCommand(const ParsedArgs& args) {
   int code = kExitOk;
   if (!OneGraph("explain", args, &code)) return code;
-  std::optional<std::string> sources = args.Get("sources");
-  if (!sources) return UsageError("explain", "--sources CATALOG.json is required");
+  if (args.Has("catalog") && args.Has("sources")) {
+    return UsageError("explain", "--catalog and --sources cannot be used together");
+  }
+  if (!args.Has("sources") && !args.Has("catalog")) {
+    return UsageError("explain", "--sources CATALOG.json or --catalog FILE is required");
+  }
   auto params = CollectParams(args);
   if (!params.ok()) return UsageError("explain", std::string(params.status().message()));
   auto timeout = CollectTimeout(args);
@@ -360,7 +421,7 @@ int ExplainCommand(const ParsedArgs& args) {
 
   auto graph_text = ReadInput(args.positionals[0]);
   if (!graph_text.ok()) return Fail(graph_text.status());
-  auto engine = OpenEngine(*sources);
+  auto engine = OpenCatalog(args);
   if (!engine.ok()) return Fail(engine.status());
   auto graph = qg::ParseGraph(*graph_text, (*engine)->GraphParseOptions(&*params));
   if (!graph.ok()) return Fail(graph.status());
@@ -386,12 +447,69 @@ int ExplainCommand(const ParsedArgs& args) {
   return kExitOk;
 }
 
+int CatalogCommand(const ParsedArgs& args) {
+  if (args.positionals.empty()) return UsageError("catalog", "missing exec or list");
+  const std::string& sub = args.positionals[0];
+  if (sub != "exec" && sub != "list") {
+    return UsageError("catalog", "unknown catalog command \"" + sub + "\" (exec or list)");
+  }
+  if (args.Has("catalog") && args.Has("sources")) {
+    return UsageError("catalog", "--catalog and --sources cannot be used together");
+  }
+  if (sub == "list" && args.positionals.size() > 1) {
+    return UsageError("catalog", "list takes no arguments");
+  }
+  if (sub == "exec" && args.positionals.size() < 2) {
+    return UsageError("catalog", "exec needs at least one STATEMENT");
+  }
+  auto opened = OpenCatalog(args);
+  if (!opened.ok()) return Fail(opened.status());
+  std::unique_ptr<qg::Engine> engine = *std::move(opened);
+  if (engine == nullptr) {
+    auto created = qg::Engine::Create();  // an in-memory catalog
+    if (!created.ok()) return Fail(created.status());
+    engine = *std::move(created);
+  }
+  if (sub == "list") {
+    std::printf("%s\n", engine->catalog().ToJson().c_str());
+    return kExitOk;
+  }
+  std::string statements;
+  for (size_t i = 1; i < args.positionals.size(); ++i) {
+    std::string text = args.positionals[i];
+    if (text == "-") {
+      auto in = ReadInput("-");
+      if (!in.ok()) return Fail(in.status());
+      text = *std::move(in);
+    }
+    if (!statements.empty()) statements += ";\n";
+    statements += text;
+  }
+  qg::ExecuteOptions opts;
+  opts.user = args.Get("user").value_or("");
+  auto result = engine->ExecuteStatements(statements, opts);
+  if (!result.ok()) return Fail(result.status());
+  if (result->nodes.empty()) {
+    std::printf("ok\n");
+    return kExitOk;
+  }
+  qg::OutputOptions out;
+  out.pretty = args.Has("pretty");
+  StdoutSink sink;
+  absl::Status s = qg::WriteResult(*result, out, sink.sink());
+  absl::Status finished = sink.Finish();
+  if (!s.ok()) return Fail(s);
+  if (!finished.ok()) return Fail(finished);
+  return kExitOk;
+}
+
 const std::vector<Verb>& Verbs() {
   static const std::vector<Verb> verbs = {
       {"run",
        "execute a graph and print its result",
        kRunHelp,
        {{"sources"},
+        {"catalog"},
         {"param", true, true},
         {"params", true, true},
         {"user"},
@@ -404,12 +522,13 @@ const std::vector<Verb>& Verbs() {
       {"validate",
        "check a graph and report every problem with its JSON pointer",
        kValidateHelp,
-       {{"sources"}, {"param", true, true}, {"params", true, true}},
+       {{"sources"}, {"catalog"}, {"param", true, true}, {"params", true, true}},
        ValidateCommand},
       {"explain",
        "show the plan (--analyze: with actual rows and times)",
        kExplainHelp,
        {{"sources"},
+        {"catalog"},
         {"param", true, true},
         {"params", true, true},
         {"user"},
@@ -417,6 +536,11 @@ const std::vector<Verb>& Verbs() {
         {"analyze", false},
         {"timeout-ms"}},
        ExplainCommand},
+      {"catalog",
+       "run catalog statements (exec) or print the catalog (list)",
+       kCatalogHelp,
+       {{"catalog"}, {"sources"}, {"user"}, {"pretty", false}},
+       CatalogCommand},
   };
   return verbs;
 }

@@ -463,7 +463,7 @@ TEST_CASE("sqlite transactions and savepoints", "[sqlite]") {
   REQUIRE(c->Commit().ok());
   CHECK(Count(*c) == 1);
 
-  REQUIRE(c->Begin(TxOptions{IsolationLevel::kSerializable, false}).ok());
+  REQUIRE(c->Begin(TxOptions{IsolationLevel::kSerializable, false, {}}).ok());
   Exec(*c, "INSERT INTO t VALUES (3)");
   REQUIRE(c->Rollback().ok());
   CHECK(Count(*c) == 1);
@@ -474,7 +474,7 @@ TEST_CASE("sqlite transactions and savepoints", "[sqlite]") {
 
   // A writer holding the lock makes another connection's write retryable.
   auto other = Open(path, {{"busy_timeout", "0"}});
-  REQUIRE(c->Begin(TxOptions{IsolationLevel::kSerializable, false}).ok());
+  REQUIRE(c->Begin(TxOptions{IsolationLevel::kSerializable, false, {}}).ok());
   Exec(*c, "INSERT INTO t VALUES (4)");
   auto busy = other->Execute(Compile("INSERT INTO t VALUES (5)"), {}, nullptr, nullptr);
   CHECK(busy.code() == absl::StatusCode::kUnavailable);
