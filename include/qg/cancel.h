@@ -11,7 +11,6 @@
 #ifndef QG_CANCEL_H_
 #define QG_CANCEL_H_
 
-#include "qg/export.h"
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -23,6 +22,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "qg/export.h"
 
 namespace qg {
 

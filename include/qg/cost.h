@@ -12,11 +12,11 @@
 #ifndef QG_COST_H_
 #define QG_COST_H_
 
-#include "qg/export.h"
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "qg/export.h"
 
 namespace qg {
 

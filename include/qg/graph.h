@@ -16,7 +16,6 @@
 #ifndef QG_GRAPH_H_
 #define QG_GRAPH_H_
 
-#include "qg/export.h"
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -27,6 +26,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "qg/export.h"
 #include "qg/output.h"
 #include "qg/value.h"
 
@@ -37,8 +37,9 @@ enum class Strategy { kAuto, kBatched, kPerBinding };
 enum class OnError { kFail, kContinue };
 enum class TransactionMode { kAutonomous, kCommon, kTwoPhase };
 
-QG_EXPORT std::string_view StrategyName(Strategy s);          // "auto" | "batched" | "per_binding"
-QG_EXPORT std::string_view TransactionModeName(TransactionMode m);  // "autonomous" | "common" | "2pc"
+QG_EXPORT std::string_view StrategyName(Strategy s);  // "auto" | "batched" | "per_binding"
+QG_EXPORT std::string_view TransactionModeName(
+    TransactionMode m);  // "autonomous" | "common" | "2pc"
 
 struct Node {
   std::string node_id;
@@ -113,12 +114,12 @@ struct ParseOptions {
 // message lists every issue, one per line, as "<pointer>: <message>", and
 // `issues` (when non-null) receives them structured.
 QG_EXPORT absl::StatusOr<Graph> ParseGraph(std::string_view json, const ParseOptions& options = {},
-                                 std::vector<GraphIssue>* issues = nullptr);
+                                           std::vector<GraphIssue>* issues = nullptr);
 
 // Validates a graph built in C++ (or re-validates a parsed one against other
 // options). Same rules and pointers as ParseGraph.
 QG_EXPORT absl::Status ValidateGraph(const Graph& graph, const ParseOptions& options = {},
-                           std::vector<GraphIssue>* issues = nullptr);
+                                     std::vector<GraphIssue>* issues = nullptr);
 
 // Node indices in a dataflow (topological) order; stable: among ready nodes
 // the one declared first comes first. Requires a validated (acyclic) graph.

@@ -53,7 +53,6 @@
 #ifndef QG_OUTPUT_H_
 #define QG_OUTPUT_H_
 
-#include "qg/export.h"
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -62,6 +61,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "qg/export.h"
 
 namespace qg {
 
@@ -99,11 +99,11 @@ using OutputSink = std::function<absl::Status(std::string_view chunk)>;
 // {"node": "<id>", "row": {...}}. kNested + kCsv is refused
 // (kInvalidArgument): CSV cannot nest.
 QG_EXPORT absl::Status WriteResult(const GraphResult& result, const OutputOptions& options,
-                         const OutputSink& sink);
+                                   const OutputSink& sink);
 
 // Convenience: the whole output as one string.
 QG_EXPORT absl::StatusOr<std::string> ResultToString(const GraphResult& result,
-                                           const OutputOptions& options);
+                                                     const OutputOptions& options);
 
 }  // namespace qg
 

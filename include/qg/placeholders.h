@@ -23,13 +23,13 @@
 #ifndef QG_PLACEHOLDERS_H_
 #define QG_PLACEHOLDERS_H_
 
-#include "qg/export.h"
 #include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "qg/export.h"
 
 namespace qg {
 
@@ -75,9 +75,9 @@ enum class BatchForm {
 // One native argument of a batched statement.
 struct BatchArg {
   enum class Kind {
-    kParam,       // an ordinary (non-key) parameter: `name`
-    kKeyItem,     // key parameter `name`, the item-th binding of the chunk
-    kKeyArray,    // key parameter `name`, all bindings of the chunk as one array
+    kParam,     // an ordinary (non-key) parameter: `name`
+    kKeyItem,   // key parameter `name`, the item-th binding of the chunk
+    kKeyArray,  // key parameter `name`, all bindings of the chunk as one array
   };
   Kind kind = Kind::kParam;
   std::string name;
@@ -104,8 +104,9 @@ struct BatchedSql {
 // kAnyArray with several key parameters is refused (kFailedPrecondition):
 // callers use kInList then.
 QG_EXPORT absl::StatusOr<BatchedSql> RewriteBatched(const ParsedSql& sql,
-                                          const std::vector<std::string>& key_params,
-                                          size_t items, PlaceholderStyle style, BatchForm form);
+                                                    const std::vector<std::string>& key_params,
+                                                    size_t items, PlaceholderStyle style,
+                                                    BatchForm form);
 
 }  // namespace qg
 

@@ -7,12 +7,12 @@
 #ifndef QG_PLANNER_H_
 #define QG_PLANNER_H_
 
-#include "qg/export.h"
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "qg/cost.h"
+#include "qg/export.h"
 #include "qg/graph.h"
 
 namespace qg {
@@ -32,12 +32,12 @@ struct NodePlan {
   std::string database_id;
   std::string provider;
   ExecKind kind = ExecKind::kSingle;
-  std::string reason;              // why this strategy (forced, rewrite refused: ..., cost)
-  int64_t batch_size = 0;          // bindings per round trip (batched)
-  int parallelism = 1;             // connections used at once
-  std::vector<int> depends_on;     // node indices that must finish first
+  std::string reason;                   // why this strategy (forced, rewrite refused: ..., cost)
+  int64_t batch_size = 0;               // bindings per round trip (batched)
+  int parallelism = 1;                  // connections used at once
+  std::vector<int> depends_on;          // node indices that must finish first
   std::vector<std::string> key_params;  // mapped parameters
-  std::string statement;           // native text as sent (batched: for a full batch)
+  std::string statement;                // native text as sent (batched: for a full batch)
   CostEstimate estimate;
 };
 
@@ -48,11 +48,12 @@ struct Plan {
 };
 
 enum class ExplainFormat { kText, kJson, kDot };
-QG_EXPORT absl::StatusOr<ExplainFormat> ParseExplainFormat(std::string_view s);  // "text" | "json" | "dot"
+QG_EXPORT absl::StatusOr<ExplainFormat> ParseExplainFormat(
+    std::string_view s);  // "text" | "json" | "dot"
 
 // `actuals` (may be null) adds actual rows, round trips and times per node.
 QG_EXPORT std::string RenderPlan(const Plan& plan, ExplainFormat format,
-                       const GraphResult* actuals = nullptr);
+                                 const GraphResult* actuals = nullptr);
 
 }  // namespace qg
 

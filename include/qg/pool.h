@@ -18,7 +18,6 @@
 #ifndef QG_POOL_H_
 #define QG_POOL_H_
 
-#include "qg/export.h"
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -31,6 +30,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "qg/cancel.h"
+#include "qg/export.h"
 #include "qg/provider.h"
 
 namespace qg {
@@ -39,11 +39,13 @@ struct PoolOptions {
   int pool_min = 0;
   int pool_max = 8;
   absl::Duration acquire_timeout = absl::Seconds(5);
-  absl::Duration idle_timeout = absl::Seconds(60);   // idle connections above pool_min close after this
-  absl::Duration max_lifetime = absl::Minutes(30);   // zero: unlimited
-  double lifetime_jitter = 0.1;                      // each connection retires at max_lifetime * (1 - U[0, jitter])
-  std::string health_check;                          // query for Ping ("" = provider default)
-  absl::Duration health_check_interval = absl::Seconds(30);  // validate on reuse after idling this long
+  absl::Duration idle_timeout =
+      absl::Seconds(60);  // idle connections above pool_min close after this
+  absl::Duration max_lifetime = absl::Minutes(30);  // zero: unlimited
+  double lifetime_jitter = 0.1;  // each connection retires at max_lifetime * (1 - U[0, jitter])
+  std::string health_check;      // query for Ping ("" = provider default)
+  absl::Duration health_check_interval =
+      absl::Seconds(30);  // validate on reuse after idling this long
   absl::Duration connect_timeout = absl::Seconds(10);
   absl::Duration statement_timeout = absl::ZeroDuration();
 };
@@ -56,10 +58,10 @@ struct PoolStats {
   int max = 0;
   uint64_t created = 0;
   uint64_t closed = 0;
-  uint64_t broken = 0;        // closed because broken (failed ping/reset, driver error)
+  uint64_t broken = 0;  // closed because broken (failed ping/reset, driver error)
   uint64_t acquired = 0;
-  uint64_t timeouts = 0;      // acquire_timeout expirations
-  double wait_seconds = 0;    // total time callers waited in Acquire
+  uint64_t timeouts = 0;    // acquire_timeout expirations
+  double wait_seconds = 0;  // total time callers waited in Acquire
 };
 
 class ConnectionPool;

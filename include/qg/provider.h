@@ -27,7 +27,6 @@
 #ifndef QG_PROVIDER_H_
 #define QG_PROVIDER_H_
 
-#include "qg/export.h"
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -40,6 +39,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "qg/cost.h"
+#include "qg/export.h"
 #include "qg/graph.h"
 #include "qg/placeholders.h"
 #include "qg/value.h"
@@ -221,7 +221,8 @@ class QG_EXPORT Provider {
 
 // Compiles SQL for providers whose language is SQL: tokenizes, rewrites
 // placeholders to `style`, and for batched requests applies RewriteBatched.
-QG_EXPORT absl::StatusOr<Statement> CompileSql(const CompileRequest& request, PlaceholderStyle style);
+QG_EXPORT absl::StatusOr<Statement> CompileSql(const CompileRequest& request,
+                                               PlaceholderStyle style);
 
 }  // namespace qg
 

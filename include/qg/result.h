@@ -10,13 +10,13 @@
 #ifndef QG_RESULT_H_
 #define QG_RESULT_H_
 
-#include "qg/export.h"
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "qg/export.h"
 #include "qg/graph.h"
 #include "qg/planner.h"
 #include "qg/value.h"
@@ -39,7 +39,8 @@ enum class NodeStatus {
   kFailed,     // failed; with on_error=continue the graph went on
   kCancelled,  // cancelled or not started because the graph failed/was cancelled
 };
-QG_EXPORT std::string_view NodeStatusName(NodeStatus s);  // "ok" | "skipped" | "failed" | "cancelled"
+QG_EXPORT std::string_view NodeStatusName(
+    NodeStatus s);  // "ok" | "skipped" | "failed" | "cancelled"
 
 struct NodeStats {
   std::string strategy;        // "single" | "batched" | "per_binding" | "write"

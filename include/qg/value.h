@@ -13,7 +13,6 @@
 #ifndef QG_VALUE_H_
 #define QG_VALUE_H_
 
-#include "qg/export.h"
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -22,6 +21,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "qg/export.h"
 
 namespace qg {
 

@@ -14,10 +14,10 @@
 #define QG_STATUS_CONCAT_(a, b) QG_STATUS_CONCAT_INNER_(a, b)
 
 // Returns the status from the enclosing function if `expr` is not OK.
-#define QG_RETURN_IF_ERROR(expr)                          \
-  do {                                                    \
-    ::absl::Status qg_status_ = (expr);                   \
-    if (!qg_status_.ok()) return qg_status_;              \
+#define QG_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::absl::Status qg_status_ = (expr);      \
+    if (!qg_status_.ok()) return qg_status_; \
   } while (0)
 
 // QG_ASSIGN_OR_RETURN(auto x, FunctionReturningStatusOr());

@@ -298,8 +298,8 @@ absl::StatusOr<ConnectOptions> ParseOptions(const std::map<std::string, std::str
     } else if (key == "cache_size" || key == "mmap_size") {
       int64_t n = 0;
       if (!absl::SimpleAtoi(value, &n) || n < 0) {
-        return absl::InvalidArgumentError(absl::StrCat("sqlite option ", key, "='", value,
-                                                       "' is not a non-negative integer"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("sqlite option ", key, "='", value, "' is not a non-negative integer"));
       }
       (key == "cache_size" ? out.cache_kib : out.mmap_bytes) = n;
     } else {
@@ -362,9 +362,9 @@ absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
   sqlite3_progress_handler(db, kProgressSteps, &SqliteConnection::ProgressHandler, conn.get());
   // Reading the schema version fails here, not at the first query, when the
   // file is not a database.
-  std::vector<std::string> setup = {
-      "PRAGMA schema_version", "PRAGMA cache_size = -" + std::to_string(options->cache_kib),
-      "PRAGMA mmap_size = " + std::to_string(options->mmap_bytes)};
+  std::vector<std::string> setup = {"PRAGMA schema_version",
+                                    "PRAGMA cache_size = -" + std::to_string(options->cache_kib),
+                                    "PRAGMA mmap_size = " + std::to_string(options->mmap_bytes)};
   if (options->foreign_keys) {
     setup.push_back(*options->foreign_keys ? "PRAGMA foreign_keys = ON"
                                            : "PRAGMA foreign_keys = OFF");

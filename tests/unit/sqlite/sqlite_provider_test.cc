@@ -122,8 +122,8 @@ TEST_CASE("sqlite provider declares its capabilities", "[sqlite]") {
   CHECK(c.cost_estimates);
   CHECK(p->cost_estimator() != nullptr);
   CHECK(p->option_keys() == std::vector<std::string>{"busy_timeout", "journal_mode", "read_only",
-                                                   "create", "foreign_keys", "cache_size",
-                                                   "mmap_size"});
+                                                     "create", "foreign_keys", "cache_size",
+                                                     "mmap_size"});
 }
 
 TEST_CASE("sqlite connects to files, :memory: and URIs", "[sqlite]") {
