@@ -6,20 +6,15 @@
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <atomic>
 #include <catch2/catch.hpp>
-#include <chrono>
-#include <fstream>
-#include <map>
-#include <mutex>
-#include <random>
-#include <sstream>
+#include <cstdio>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "engine_checks.h"
 #include "mysql_util.h"
 #include "qg/engine.h"
+#include "seed_data.h"
 #if QG_WITH_POSTGRES
 #include "pg_util.h"
 #endif
@@ -27,48 +22,34 @@
 namespace qg::testing {
 namespace {
 
-using std::chrono::steady_clock;
-
-double Since(steady_clock::time_point t0) {
-  return std::chrono::duration<double>(steady_clock::now() - t0).count();
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  REQUIRE(in.good());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 void MyExecAll(Connection& c, const std::vector<std::string>& sql) {
   for (const std::string& s : sql) MyExec(c, s);
 }
 
 // users (qg_users), orders (qg_orders) and both (qgtest, for the native
-// join), with the same deterministic data.
+// join), with the same deterministic data (seed_data.h).
 void SeedMysql() {
   static bool done = false;
   if (done) return;
-  const std::vector<std::string> users = {
-      "SET SESSION max_recursive_iterations = 1000000", "DROP TABLE IF EXISTS users",
-      "CREATE TABLE users (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL, "
-      "city VARCHAR(20) NOT NULL, KEY (city)) CHARACTER SET utf8mb4",
-      "INSERT INTO users WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g "
-      "< 2000) SELECT g, CONCAT('user ', g, IF(g % 97 = 0, ' Zoë''s 🚀', '')), "
-      "ELT(1 + g % 5, 'Paris', 'Berlin', 'Lyon', 'Tokyo', 'Oslo') FROM s",
-      "ANALYZE TABLE users"};
-  const std::vector<std::string> orders = {
-      "SET SESSION max_recursive_iterations = 1000000", "DROP TABLE IF EXISTS orders",
-      "CREATE TABLE orders (order_id INT PRIMARY KEY, user_id INT NOT NULL, "
-      "amount DECIMAL(12,2) NOT NULL, KEY (user_id))",
-      "INSERT INTO orders WITH RECURSIVE s(o) AS (SELECT 1 UNION ALL SELECT o + 1 FROM s WHERE o "
-      "< 20000) SELECT o, 1 + (o * 7919) % 2500, ROUND((o % 1000) / 7.0 + 1, 2) FROM s",
-      "ANALYZE TABLE orders"};
-  for (const auto& [db, sql] : std::vector<std::pair<std::string, std::vector<std::string>>>{
-           {"qg_users", users}, {"qg_orders", orders}, {"qgtest", users}, {"qgtest", orders}}) {
+  const auto users = SeedUserRows();
+  const auto orders = SeedOrderRows();
+  for (const char* db : {"qg_users", "qgtest"}) {
     auto c = MysqlConnect(db);
-    MyExecAll(*c, sql);
+    MyExecAll(*c, {"DROP TABLE IF EXISTS users",
+                   "CREATE TABLE users (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL, "
+                   "city VARCHAR(20) NOT NULL, KEY (city)) CHARACTER SET utf8mb4"});
+    InsertRows([&](const std::string& sql, const ParamList& p) { MyExec(*c, sql, p); }, "users",
+               {"id", "name", "city"}, users);
+    MyExec(*c, "ANALYZE TABLE users");
+  }
+  for (const char* db : {"qg_orders", "qgtest"}) {
+    auto c = MysqlConnect(db);
+    MyExecAll(*c, {"DROP TABLE IF EXISTS orders",
+                   "CREATE TABLE orders (order_id INT PRIMARY KEY, user_id INT NOT NULL, "
+                   "amount DECIMAL(12,2) NOT NULL, KEY (user_id))"});
+    InsertRows([&](const std::string& sql, const ParamList& p) { MyExec(*c, sql, p); }, "orders",
+               {"order_id", "user_id", "amount"}, orders);
+    MyExec(*c, "ANALYZE TABLE orders");
   }
   done = true;
 }
@@ -82,50 +63,11 @@ std::string MysqlSource(const std::string& name, const std::string& db,
 }
 
 std::unique_ptr<Engine> MakeEngine(const std::vector<std::string>& sources) {
-  auto e = Engine::Create();
-  REQUIRE(e.ok());
-  std::string json = R"({"sources": [)";
-  for (size_t i = 0; i < sources.size(); ++i) json += (i ? "," : "") + sources[i];
-  json += "]}";
-  absl::Status s = (*e)->LoadCatalogJson(json);
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  return std::move(*e);
+  return EngineWithSources(sources);
 }
 
 std::unique_ptr<Engine> SeedEngine() {
   return MakeEngine({MysqlSource("db_users", "qg_users"), MysqlSource("db_orders", "qg_orders")});
-}
-
-PoolStats PoolOf(const Engine& e, const std::string& source) {
-  for (const auto& [key, st] : e.PoolStatistics()) {
-    if (key.rfind(source + "/", 0) == 0 || key == source) return st;
-  }
-  return {};
-}
-
-int InUse(const Engine& e) {
-  int n = 0;
-  for (const auto& [key, st] : e.PoolStatistics()) n += st.in_use;
-  return n;
-}
-int Idle(const Engine& e) {
-  int n = 0;
-  for (const auto& [key, st] : e.PoolStatistics()) n += st.idle;
-  return n;
-}
-
-std::string OneNodeGraph(const std::string& source, const std::string& sql,
-                         const std::string& extra = "") {
-  return R"({"nodes": [{"node_id": "n", "database_id": ")" + source + R"(", "query_string": ")" +
-         sql + R"(", "input_parameters": [], "output_fields": ["x"]}], "edges": [])" + extra + "}";
-}
-
-// A row as comparable text (sources differ in how they type the same value).
-std::string Key(const std::vector<Value>& row) {
-  std::string k;
-  for (const Value& v : row) k += v.ToText() + "|";
-  return k;
 }
 
 // Qg sessions running a statement whose text contains `marker`.
@@ -148,37 +90,16 @@ TEST_CASE("mysql engine: the seed graph on two MariaDB databases equals the nati
     auto r = engine->ExecuteJson(graph, opts);
     INFO(city << ": " << r.status().ToString());
     REQUIRE(r.ok());
-    const NodeResult* users = r->FindNode("user_data");
     const NodeResult* orders = r->FindNode("order_data");
-    REQUIRE(users != nullptr);
     REQUIRE(orders != nullptr);
-    std::vector<std::string> got;
-    const int uid = users->FindColumn("id");
-    const int ouid = orders->FindColumn("user_id");
-    REQUIRE(uid >= 0);
-    REQUIRE(ouid >= 0);
-    for (size_t o = 0; o < orders->num_rows; ++o) {
-      const Value& key = orders->columns[ouid].values[o];
-      int matches = 0;
-      for (size_t u = 0; u < users->num_rows; ++u) {
-        if (!ValueKeyEqual()(users->columns[uid].values[u], key)) continue;
-        std::vector<Value> row;
-        for (const Column& c : users->columns) row.push_back(c.values[u]);
-        for (const Column& c : orders->columns) row.push_back(c.values[o]);
-        got.push_back(Key(row));
-        ++matches;
-      }
-      CHECK(matches == 1);
-    }
+    std::vector<std::string> got =
+        JoinedKeys(*r, "user_data", "id", "order_data", "user_id", TextKey);
     auto want_rows = MyQuery(*native,
                              "SELECT u.id, u.name, u.city, o.order_id, o.user_id, o.amount FROM "
                              "users u JOIN orders o ON o.user_id = u.id WHERE u.city = :city",
                              {{"city", Value::String(city)}});
     REQUIRE(want_rows.ok());
-    std::vector<std::string> want;
-    for (const auto& row : want_rows->rows) want.push_back(Key(row));
-    std::sort(got.begin(), got.end());
-    std::sort(want.begin(), want.end());
+    std::vector<std::string> want = SortedKeys(*want_rows, TextKey);
     CHECK(got.size() == want.size());
     CHECK(got == want);
     if (std::string(city) == "Nowhere") {
@@ -302,7 +223,7 @@ TEST_CASE(
         for (const Column& c : u->columns) row.push_back(c.values[k]);
         for (const Column& c : o->columns) row.push_back(c.values[j]);
         for (const Column& c : it->columns) row.push_back(c.values[i]);
-        got.push_back(Key(row));
+        got.push_back(TextKey(row));
       }
     }
   }
@@ -329,55 +250,26 @@ TEST_CASE("mysql engine: a KILLed session fails the graph within 2 s", "[mysql][
   auto engine = SeedEngine();
   // Two independent nodes on two sources: one gets KILLed, its sibling must
   // be cancelled.
-  const std::string graph = R"({"nodes": [
+  KilledSessionCase c;
+  c.graph = R"({"nodes": [
       {"node_id": "victim", "database_id": "db_users",
        "query_string": "SELECT SLEEP(30) AS x /* qg-victim */",
        "input_parameters": [], "output_fields": ["x"]},
       {"node_id": "sibling", "database_id": "db_orders",
        "query_string": "SELECT SLEEP(30) AS x /* qg-sibling */",
        "input_parameters": [], "output_fields": ["x"]}], "edges": []})";
-  absl::StatusOr<GraphResult> result = absl::UnknownError("not run");
-  std::atomic<bool> done{false};
-  ExecuteOptions opts;
-  opts.cancel = std::make_shared<CancelToken>();
-  std::thread runner([&] {
-    result = engine->ExecuteJson(graph, opts);
-    done = true;
-  });
-  struct StopRunner {  // a failed REQUIRE must not leave the graph running
-    std::thread& t;
-    CancelToken& token;
-    ~StopRunner() {
-      if (t.joinable()) {
-        token.Cancel();
-        t.join();
-      }
-    }
-  } stop{runner, *opts.cancel};
-  REQUIRE(
-      PollUntil([&] { return Running("qg-victim") == 1 && Running("qg-sibling") == 1; }, 10000));
-  auto t0 = steady_clock::now();
-  const std::string victim = AdminSql(
-      "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'qg' AND INFO LIKE "
-      "'%qg-victim%'");
-  REQUIRE(!victim.empty());
-  AdminSql("KILL " + victim);
-  CHECK(PollUntil([&] { return done.load(); }, 2000));
-  runner.join();
-  CHECK(Since(t0) < 2.0);
-  REQUIRE_FALSE(result.ok());
-  CHECK(result.status().code() == absl::StatusCode::kUnavailable);
-  const std::string msg(result.status().message());
-  INFO(msg);
-  CHECK(msg.find("victim") != std::string::npos);
-  CHECK(msg.find("db_users") != std::string::npos);
-  CHECK(PollUntil([&] { return Running("qg-sibling") == 0; }, 1000));
-  CHECK(InUse(*engine) == 0);
+  c.victim_source = "db_users";
+  c.both_running = [] { return Running("qg-victim") == 1 && Running("qg-sibling") == 1; };
+  c.kill_victim = [] {
+    const std::string victim = AdminSql(
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'qg' AND INFO LIKE "
+        "'%qg-victim%'");
+    REQUIRE(!victim.empty());
+    AdminSql("KILL " + victim);
+  };
+  c.sibling_stopped = [] { return Running("qg-sibling") == 0; };
+  CheckKilledSessionFailsGraph(*engine, c);
   CHECK(PoolOf(*engine, "db_users").broken >= 1);
-  auto next = engine->ExecuteJson(OneNodeGraph("db_users", "SELECT 1 AS x"));
-  INFO(next.status().ToString());
-  CHECK(next.ok());
-  CHECK(InUse(*engine) == 0);
   CHECK(PoolOf(*engine, "db_users").idle >= 1);
 }
 
@@ -385,57 +277,15 @@ TEST_CASE("mysql engine: server stop and restart without restarting the engine",
           "[mysql][engine]") {
   SeedMysql();
   auto engine = SeedEngine();
-  const std::string graph = OneNodeGraph("db_users", "SELECT COUNT(*) AS x FROM users");
-  REQUIRE(engine->ExecuteJson(graph).ok());
-  StopMariadb();
-  for (int i = 0; i < 3; ++i) {
-    auto t0 = steady_clock::now();
-    auto down = engine->ExecuteJson(graph);
-    REQUIRE_FALSE(down.ok());
-    INFO(down.status().ToString());
-    CHECK(down.status().code() == absl::StatusCode::kUnavailable);
-    CHECK(std::string(down.status().message()).find("db_users") != std::string::npos);
-    CHECK(Since(t0) < 10.0);
-  }
-  CHECK(InUse(*engine) == 0);
-  StartMariadb();
-  auto back = steady_clock::now();
-  bool ok = PollUntil([&] { return engine->ExecuteJson(graph).ok(); }, 2000);
-  CHECK(ok);
-  CHECK(Since(back) < 2.0);
-  CHECK(InUse(*engine) == 0);
+  CheckServerStopAndRestart(*engine, OneNodeGraph("db_users", "SELECT COUNT(*) AS x FROM users"),
+                            "db_users", StopMariadb, StartMariadb);
 }
 
 TEST_CASE("mysql engine: pool exhaustion fails fast with resource exhausted naming the pool",
           "[mysql][engine]") {
   auto engine = MakeEngine(
       {MysqlSource("db_tiny", "qgtest", R"("pool_max": 2, "acquire_timeout": "500ms")")});
-  const std::string graph = OneNodeGraph("db_tiny", "SELECT SLEEP(0.4) AS x");
-  constexpr int kThreads = 8;
-  std::vector<absl::Status> results(kThreads);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kThreads; ++i) {
-    threads.emplace_back([&, i] { results[i] = engine->ExecuteJson(graph).status(); });
-  }
-  for (auto& t : threads) t.join();
-  int ok = 0, exhausted = 0;
-  for (const absl::Status& s : results) {
-    INFO(s.ToString());
-    if (s.ok()) {
-      ++ok;
-      continue;
-    }
-    CHECK(s.code() == absl::StatusCode::kResourceExhausted);
-    CHECK(std::string(s.message()).find("db_tiny") != std::string::npos);
-    ++exhausted;
-  }
-  CHECK(ok >= 2);
-  CHECK(exhausted >= 1);
-  CHECK(ok + exhausted == kThreads);
-  CHECK(InUse(*engine) == 0);
-  PoolStats st = PoolOf(*engine, "db_tiny");
-  CHECK(st.max == 2);
-  CHECK(st.timeouts >= 1);
+  CheckPoolExhaustion(*engine, OneNodeGraph("db_tiny", "SELECT SLEEP(0.4) AS x"), "db_tiny");
 }
 
 TEST_CASE("mysql engine: sessions closed by wait_timeout cause no errors", "[mysql][engine]") {
@@ -457,81 +307,19 @@ TEST_CASE("mysql engine: sessions closed by wait_timeout cause no errors", "[mys
        "input_parameters": [], "output_fields": ["x"]},
       {"node_id": "b", "database_id": "db_idle", "query_string": "SELECT 2 AS x",
        "input_parameters": [], "output_fields": ["x"]}], "edges": []})";
-  for (int round = 0; round < 4; ++round) {
-    auto r = engine->ExecuteJson(graph);
-    INFO("round " << round << ": " << r.status().ToString());
-    CHECK(r.ok());
-    // Let the server close the pooled sessions.
-    REQUIRE(PollUntil([&] { return QgMysqlSessions() == 0; }, 5000));
-  }
-  CHECK(InUse(*engine) == 0);
+  CheckIdleSessionsClosed(*engine, graph, [] { return QgMysqlSessions() == 0; });
 }
 
 TEST_CASE("mysql engine: 1000 graphs with injected failures leak nothing", "[mysql][engine]") {
   SeedMysql();
   auto engine = SeedEngine();
-  const std::string ok_graph = ReadFile(std::string(QG_SOURCE_DIR) + "/examples/graphs/seed.json");
-  const std::string error_graph = OneNodeGraph("db_users", "SELECT x FROM no_such_table");
-  const std::string slow_graph =
-      OneNodeGraph("db_orders", "SELECT SLEEP(0.5) AS x", R"(, "timeout_ms": 10)");
-  const std::string cancel_graph = OneNodeGraph("db_users", "SELECT SLEEP(0.05) AS x");
-  std::atomic<int> n_ok{0}, n_fail{0}, bad{0};
-  std::mutex notes_mu;
-  std::map<std::string, int> notes;  // unexpected outcomes (Catch2 is not thread-safe)
-  auto Note = [&](std::string what) {
-    std::lock_guard<std::mutex> l(notes_mu);
-    ++notes[what.substr(0, 200)];
-  };
-  auto worker = [&](int seed) {
-    std::mt19937 rng(seed);
-    for (int i = 0; i < 250; ++i) {
-      int kind = static_cast<int>(rng() % 10);
-      ExecuteOptions opts;
-      opts.params = {{"city", Value::String(kind % 2 ? "Oslo" : "Lyon")}};
-      absl::StatusOr<GraphResult> r = absl::UnknownError("");
-      if (kind <= 4) {
-        r = engine->ExecuteJson(ok_graph, opts);
-        if (!r.ok()) {
-          ++bad;
-          Note("ok graph failed: " + r.status().ToString());
-        }
-      } else if (kind <= 6) {
-        r = engine->ExecuteJson(error_graph, opts);
-        if (r.ok() || r.status().code() != absl::StatusCode::kInvalidArgument) {
-          ++bad;
-          Note("error graph: " + r.status().ToString());
-        }
-      } else if (kind == 7) {
-        r = engine->ExecuteJson(slow_graph, opts);
-        if (r.ok() || r.status().code() != absl::StatusCode::kDeadlineExceeded) {
-          ++bad;
-          Note("slow graph: " + r.status().ToString());
-        }
-      } else {
-        opts.cancel = std::make_shared<CancelToken>();
-        auto token = opts.cancel;
-        std::thread canceller([token, delay = rng() % 20] {
-          std::this_thread::sleep_for(std::chrono::milliseconds(delay));
-          token->Cancel();
-        });
-        r = engine->ExecuteJson(cancel_graph, opts);
-        canceller.join();
-        if (!r.ok() && r.status().code() != absl::StatusCode::kCancelled) {
-          ++bad;
-          Note("cancelled graph: " + r.status().ToString());
-        }
-      }
-      (r.ok() ? n_ok : n_fail)++;
-    }
-  };
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) threads.emplace_back(worker, 4321 + t);
-  for (auto& t : threads) t.join();
-  CHECK(n_ok + n_fail == 1000);
-  CHECK(n_fail > 100);
-  for (const auto& [what, count] : notes) UNSCOPED_INFO(count << " x " << what);
-  CHECK(bad == 0);
-  CHECK(InUse(*engine) == 0);
+  InjectedFailureGraphs g;
+  g.ok_graph = ReadFile(std::string(QG_SOURCE_DIR) + "/examples/graphs/seed.json");
+  g.error_graph = OneNodeGraph("db_users", "SELECT x FROM no_such_table");
+  g.slow_graph = OneNodeGraph("db_orders", "SELECT SLEEP(0.5) AS x", R"(, "timeout_ms": 10)");
+  g.cancel_graph = OneNodeGraph("db_users", "SELECT SLEEP(0.05) AS x");
+  g.seed = 4321;
+  RunGraphsWithInjectedFailures(*engine, g);
   // No leaked server sessions: every qg session is an idle pooled connection
   // of this engine, none still running a statement.
   CHECK(PollUntil(

@@ -31,42 +31,16 @@ Provider& MysqlProvider() {
 
 ConnectRequest MysqlRequest(const std::string& db) {
   MysqlServer s = RequireMysql();
-  ConnectRequest r;
-  r.source_name = "my_" + db;
-  r.connect = s.ConnectFor(db);
-  r.user = s.user;
-  r.password = s.password;
-  r.connect_timeout = absl::Seconds(5);
-  return r;
+  return ServerRequest("my_" + db, s.ConnectFor(db), s.user, s.password);
 }
 
 std::unique_ptr<Connection> MysqlConnect(const std::string& db) {
-  auto c = MysqlProvider().Connect(MysqlRequest(db));
-  INFO(c.status().ToString());
-  REQUIRE(c.ok());
-  return std::move(*c);
+  return ConnectOrFail(MysqlProvider(), MysqlRequest(db));
 }
 
 absl::StatusOr<MysqlRows> MyQuery(Connection& conn, const std::string& sql, const ParamList& params,
                                   ExecStats* stats) {
-  CompileRequest req;
-  req.query_string = sql;
-  for (const auto& [name, value] : params) req.input_parameters.push_back(name);
-  auto stmt = MysqlProvider().Compile(req);
-  if (!stmt.ok()) return stmt.status();
-  std::vector<BoundArg> args;
-  for (const BatchArg& a : stmt->args) {
-    BoundArg b;
-    for (const auto& [name, value] : params) {
-      if (name == a.name) b.value = value;
-    }
-    args.push_back(std::move(b));
-  }
-  MysqlRows rows;
-  ExecStats local;
-  absl::Status s = conn.Execute(*stmt, args, &rows, stats != nullptr ? stats : &local);
-  if (!s.ok()) return s;
-  return rows;
+  return RunQuery(MysqlProvider(), conn, sql, params, stats);
 }
 
 MysqlRows MyRows(Connection& conn, const std::string& sql, const ParamList& params) {

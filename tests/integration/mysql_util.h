@@ -4,15 +4,14 @@
 #ifndef QG_TESTS_INTEGRATION_MYSQL_UTIL_H_
 #define QG_TESTS_INTEGRATION_MYSQL_UTIL_H_
 
-#include <chrono>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "qg/provider.h"
 #include "qg/value.h"
+#include "server_util.h"
 #include "servers.h"
 
 namespace qg::testing {
@@ -30,18 +29,8 @@ struct MysqlServer {
 // Fails the test when MariaDB's env is missing.
 MysqlServer RequireMysql();
 
-struct MysqlRows final : public RowSink {
-  std::vector<ColumnInfo> columns;
-  std::vector<std::vector<Value>> rows;
-  absl::Status OnColumns(const std::vector<ColumnInfo>& c) override {
-    columns = c;
-    return absl::OkStatus();
-  }
-  absl::Status OnRow(std::vector<Value>& r) override {
-    rows.push_back(r);
-    return absl::OkStatus();
-  }
-};
+// Every column and row of a statement (server_util.h).
+using MysqlRows = CollectedRows;
 
 // The provider under test (one per process).
 Provider& MysqlProvider();
@@ -75,12 +64,7 @@ void StartMariadb();
 // Polls every 20 ms, up to `timeout_ms`, until `pred` is true.
 template <typename Pred>
 bool PollUntil(Pred pred, int timeout_ms) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (true) {
-    if (pred()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  return PollFor(pred, timeout_ms);
 }
 
 }  // namespace qg::testing

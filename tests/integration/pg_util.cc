@@ -14,42 +14,16 @@ Provider& PgProvider() {
 
 ConnectRequest PgRequest(const std::string& db) {
   PgServer s = RequirePg();
-  ConnectRequest r;
-  r.source_name = "pg_" + db;
-  r.connect = s.ConnectFor(db);
-  r.user = s.user;
-  r.password = s.password;
-  r.connect_timeout = absl::Seconds(5);
-  return r;
+  return ServerRequest("pg_" + db, s.ConnectFor(db), s.user, s.password);
 }
 
 std::unique_ptr<Connection> PgConnect(const std::string& db) {
-  auto c = PgProvider().Connect(PgRequest(db));
-  INFO(c.status().ToString());
-  REQUIRE(c.ok());
-  return std::move(*c);
+  return ConnectOrFail(PgProvider(), PgRequest(db));
 }
 
 absl::StatusOr<Rows> PgQuery(Connection& conn, const std::string& sql, const ParamList& params,
                              ExecStats* stats) {
-  CompileRequest req;
-  req.query_string = sql;
-  for (const auto& [name, value] : params) req.input_parameters.push_back(name);
-  auto stmt = PgProvider().Compile(req);
-  if (!stmt.ok()) return stmt.status();
-  std::vector<BoundArg> args;
-  for (const BatchArg& a : stmt->args) {
-    BoundArg b;
-    for (const auto& [name, value] : params) {
-      if (name == a.name) b.value = value;
-    }
-    args.push_back(std::move(b));
-  }
-  Rows rows;
-  ExecStats local;
-  absl::Status s = conn.Execute(*stmt, args, &rows, stats != nullptr ? stats : &local);
-  if (!s.ok()) return s;
-  return rows;
+  return RunQuery(PgProvider(), conn, sql, params, stats);
 }
 
 void PgExec(Connection& conn, const std::string& sql, const ParamList& params) {

@@ -10,22 +10,13 @@
 #include "absl/status/statusor.h"
 #include "qg/provider.h"
 #include "qg/value.h"
+#include "server_util.h"
 #include "servers.h"
 
 namespace qg::testing {
 
-struct Rows final : public RowSink {
-  std::vector<ColumnInfo> columns;
-  std::vector<std::vector<Value>> rows;
-  absl::Status OnColumns(const std::vector<ColumnInfo>& c) override {
-    columns = c;
-    return absl::OkStatus();
-  }
-  absl::Status OnRow(std::vector<Value>& r) override {
-    rows.push_back(r);
-    return absl::OkStatus();
-  }
-};
+// Every column and row of a statement (server_util.h).
+using Rows = CollectedRows;
 
 // The provider under test (one per process).
 Provider& PgProvider();
@@ -54,17 +45,9 @@ bool WaitFor(Pred pred, int timeout_ms);
 
 }  // namespace qg::testing
 
-#include <chrono>
-#include <thread>
-
 template <typename Pred>
 bool qg::testing::WaitFor(Pred pred, int timeout_ms) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (true) {
-    if (pred()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  return PollFor(pred, timeout_ms);
 }
 
 #endif  // QG_TESTS_INTEGRATION_PG_UTIL_H_

@@ -1,6 +1,7 @@
 // Helpers for the http provider tests: the fixture server (a python3
-// http.server script on a free loopback port, started once per test binary),
-// a row-collecting sink and one-call execution through a provider.
+// http.server script on a free loopback port, started once per test binary;
+// shared with other test binaries in support/http_fixture_server.h), a
+// row-collecting sink and one-call execution through a provider.
 #ifndef QG_TESTS_UNIT_HTTP_HTTP_TEST_UTIL_H_
 #define QG_TESTS_UNIT_HTTP_HTTP_TEST_UTIL_H_
 
@@ -18,76 +19,12 @@
 #include <vector>
 
 #include "qg/provider.h"
+#include "support/http_fixture_server.h"
 
 namespace qg::httptest {
 
-class FixtureServer {
- public:
-  static FixtureServer& Get() {
-    static FixtureServer server;
-    return server;
-  }
-  int port() const { return port_; }
-  std::string base() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
-  // Requests the server saw for `path` ("" = all) since the last Reset().
-  int Count(const std::string& path) {
-    std::string body = Fetch(base() + "/_count?path=" + path);
-    auto p = body.find(':');
-    return p == std::string::npos ? -1 : std::atoi(body.c_str() + p + 1);
-  }
-  void Reset() { Fetch(base() + "/_reset"); }
-
-  ~FixtureServer() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-    }
-  }
-
- private:
-  FixtureServer() {
-    int fds[2];
-    REQUIRE(pipe(fds) == 0);
-    pid_ = fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      dup2(fds[1], 1);
-      close(fds[0]);
-      close(fds[1]);
-      const std::string script = std::string(QG_SOURCE_DIR) + "/tests/unit/http/fixture_server.py";
-      execlp("python3", "python3", script.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(fds[1]);
-    FILE* f = fdopen(fds[0], "r");
-    REQUIRE(f != nullptr);
-    char line[64] = {0};
-    REQUIRE(fgets(line, sizeof line, f) != nullptr);
-    fclose(f);
-    REQUIRE(sscanf(line, "PORT %d", &port_) == 1);
-  }
-
-  static size_t Append(char* p, size_t s, size_t n, void* out) {
-    static_cast<std::string*>(out)->append(p, s * n);
-    return s * n;
-  }
-  static std::string Fetch(const std::string& url) {
-    std::string out;
-    CURL* c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Append);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_perform(c);
-    curl_easy_cleanup(c);
-    return out;
-  }
-
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
+// The fixture server (tests/support/http_fixture_server.h).
+using FixtureServer = qg::test_support::HttpFixtureServer;
 
 struct Rows : RowSink {
   std::vector<ColumnInfo> columns;

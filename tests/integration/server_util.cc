@@ -1,0 +1,50 @@
+#include "server_util.h"
+
+#include <catch2/catch.hpp>
+
+#include "absl/container/flat_hash_map.h"
+
+namespace qg::testing {
+
+ConnectRequest ServerRequest(const std::string& source_name, const std::string& connect,
+                             const std::string& user, const std::string& password) {
+  ConnectRequest r;
+  r.source_name = source_name;
+  r.connect = connect;
+  r.user = user;
+  r.password = password;
+  r.connect_timeout = absl::Seconds(5);
+  return r;
+}
+
+std::unique_ptr<Connection> ConnectOrFail(Provider& provider, const ConnectRequest& request) {
+  auto c = provider.Connect(request);
+  INFO(request.source_name << ": " << c.status().ToString());
+  REQUIRE(c.ok());
+  return std::move(*c);
+}
+
+absl::StatusOr<CollectedRows> RunQuery(Provider& provider, Connection& conn,
+                                       const std::string& sql, const ParamList& params,
+                                       ExecStats* stats) {
+  CompileRequest req;
+  req.query_string = sql;
+  for (const auto& [name, value] : params) req.input_parameters.push_back(name);
+  auto stmt = provider.Compile(req);
+  if (!stmt.ok()) return stmt.status();
+  absl::flat_hash_map<std::string, const Value*> by_name;
+  for (const auto& [name, value] : params) by_name.insert_or_assign(name, &value);
+  std::vector<BoundArg> args;
+  for (const BatchArg& a : stmt->args) {
+    BoundArg b;
+    if (auto it = by_name.find(a.name); it != by_name.end()) b.value = *it->second;
+    args.push_back(std::move(b));
+  }
+  CollectedRows rows;
+  ExecStats local;
+  absl::Status s = conn.Execute(*stmt, args, &rows, stats != nullptr ? stats : &local);
+  if (!s.ok()) return s;
+  return rows;
+}
+
+}  // namespace qg::testing
