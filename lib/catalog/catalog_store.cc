@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/status_macros.h"
+#include "store/sqlite_file.h"
 #include "fmt/format.h"
 
 namespace qg {
@@ -407,40 +408,9 @@ class StoreOps {
 
 absl::StatusOr<std::unique_ptr<CatalogStore>> CatalogStore::Open(std::string_view path_view) {
   std::string path(path_view);
-  if (path.empty()) return absl::InvalidArgumentError("catalog file: empty path");
-  // Create the file ourselves so its mode is 0600 whatever the umask;
-  // SQLite would create it with 0644 & ~umask.
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd >= 0) {
-    const bool chmod_ok = ::fchmod(fd, 0600) == 0;
-    const int err = errno;
-    ::close(fd);
-    if (!chmod_ok) {
-      ::unlink(path.c_str());
-      return absl::PermissionDeniedError(
-          fmt::format("catalog file {}: cannot set mode 0600: {}", path, std::strerror(err)));
-    }
-  } else if (errno != EEXIST) {
-    const int err = errno;
-    return absl::Status(
-        err == EACCES ? absl::StatusCode::kPermissionDenied : absl::StatusCode::kFailedPrecondition,
-        fmt::format("catalog file {}: cannot create: {}", path, std::strerror(err)));
-  }
-
-  sqlite3* db = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    const std::string msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    sqlite3_close(db);
-    return absl::FailedPreconditionError(
-        fmt::format("catalog file {}: cannot open: {}", path, msg));
-  }
+  QG_ASSIGN_OR_RETURN(sqlite3 * db, OpenPrivateSqliteFile(path, "catalog file"));
   std::unique_ptr<CatalogStore> store(new CatalogStore(path, db));
   StoreOps ops(db, store->path_);
-  sqlite3_busy_timeout(db, 5000);
-  sqlite3_extended_result_codes(db, 0);
-  QG_RETURN_IF_ERROR(ops.Exec("PRAGMA synchronous = FULL", "setting synchronous=FULL"));
 
   // A new (or empty) file gets the schema; anything else must be ours.
   int64_t page_count = 0;

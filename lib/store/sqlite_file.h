@@ -1,0 +1,28 @@
+// Internal: opening the engine's own SQLite files (the persisted catalog, the
+// two-phase-commit coordinator log): created with mode 0600 whatever the
+// umask (they may hold secrets or transaction ids), synchronous=FULL so a
+// committed change survives a crash or power loss, a busy timeout so two
+// processes sharing a file wait instead of failing.
+#ifndef QG_LIB_STORE_SQLITE_FILE_H_
+#define QG_LIB_STORE_SQLITE_FILE_H_
+
+#include <sqlite3.h>
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace qg {
+
+// `what` names the file in errors ("catalog file", "coordinator log").
+// The caller owns the handle (sqlite3_close).
+absl::StatusOr<sqlite3*> OpenPrivateSqliteFile(const std::string& path, std::string_view what);
+
+// True when the file has no pages yet (just created, or empty).
+absl::StatusOr<bool> SqliteFileIsEmpty(sqlite3* db, std::string_view what,
+                                       const std::string& path);
+
+}  // namespace qg
+
+#endif  // QG_LIB_STORE_SQLITE_FILE_H_
