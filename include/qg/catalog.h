@@ -85,6 +85,8 @@ struct Login {
 
 class QG_EXPORT Catalog {
  public:
+  // Both refuse a connection string carrying a password
+  // (CheckConnectCredentials; the error names the source).
   absl::Status AddSource(SourceConfig source);      // kAlreadyExists if present
   absl::Status ReplaceSource(SourceConfig source);  // kNotFound if absent
   absl::Status DropSource(std::string_view name);   // also drops its mappings
@@ -112,6 +114,17 @@ class QG_EXPORT Catalog {
   std::vector<SourceConfig> sources_;
   std::vector<UserMapping> mappings_;
 };
+
+// Credentials never live in a connection string (DESIGN.md §8): OK when
+// `connect` carries none, else kInvalidArgument saying what was found, never
+// the value. Refused: a password key (password, passwd, pwd, sslpassword;
+// any case) at the start of a key=value item — libpq/mysql "k=v k=v",
+// "k=v;k=v" or a URI's "?k=v&k=v"; a URI whose user info has a password
+// ("postgresql://u:secret@host"); an http(s) URL with any user info
+// ("https://token@host"). The catalog checks every source it takes
+// (AddSource, ReplaceSource); FromJson's error gives the JSON pointer of
+// "connect" and the statements' the line:column of the CONNECT string.
+QG_EXPORT absl::Status CheckConnectCredentials(std::string_view connect);
 
 // "5s", "250ms", "2m", "1h", "1.5s", or a bare number of seconds.
 QG_EXPORT absl::StatusOr<absl::Duration> ParseDuration(std::string_view text);

@@ -125,7 +125,9 @@ class QG_EXPORT ConnectionPool {
   // pool_min. Called by the engine's maintenance thread; safe to call anytime.
   void Maintain();
   // Graceful drain (catalog ALTER/DROP): idle connections close now, in-use
-  // ones close when returned; new Acquire calls fail with kUnavailable.
+  // ones close when returned. The engine forgets a drained pool, so only the
+  // graphs already holding it still Acquire from it (they finish with the old
+  // definition); nothing it lends is kept afterwards.
   void Drain();
 
  private:

@@ -18,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/json_writer.h"
 #include "common/status_macros.h"
 #include "fmt/format.h"
 #include "simdjson.h"
@@ -285,6 +286,62 @@ absl::Status ApplySourceOptions(const std::vector<std::pair<std::string, std::st
   return absl::OkStatus();
 }
 
+// ---- credentials in connection strings -----------------------------------
+
+absl::Status CheckConnectCredentials(std::string_view connect) {
+  static constexpr std::string_view kPasswordKeys[] = {"password", "passwd", "pwd", "sslpassword"};
+  std::string lower(connect);
+  for (char& c : lower) c = absl::ascii_tolower(static_cast<unsigned char>(c));
+  auto refused = [](std::string_view what) {
+    return absl::InvalidArgumentError(
+        Cat("the connection string carries ", what,
+            "; credentials never go in a connection string: give the password separately "
+            "(PASSWORD '…' | ENV '…' | FILE '…', or \"password\" in JSON)"));
+  };
+  // 1. A password key starting a key=value item (whitespace, ';', '?' or
+  //    '&' before it), spaces allowed before the '='.
+  auto item_start = [&](size_t i) {
+    if (i == 0) return true;
+    const char b = lower[i - 1];
+    return absl::ascii_isspace(static_cast<unsigned char>(b)) || b == ';' || b == '?' || b == '&';
+  };
+  for (size_t i = 0; i < lower.size(); ++i) {
+    if (!item_start(i)) continue;
+    for (std::string_view key : kPasswordKeys) {
+      if (std::string_view(lower).substr(i, key.size()) != key) continue;
+      size_t j = i + key.size();
+      while (j < lower.size() && (lower[j] == ' ' || lower[j] == '\t')) ++j;
+      if (j < lower.size() && lower[j] == '=') return refused(Cat("a \"", key, "=\" item"));
+    }
+  }
+  // 2. URI user info: "scheme://user:password@host", and for http(s) any
+  //    user info (a token alone is a credential).
+  const size_t sep = lower.find("://");
+  if (sep != std::string::npos && sep > 0) {
+    const std::string_view scheme = std::string_view(lower).substr(0, sep);
+    const bool is_scheme = std::all_of(scheme.begin(), scheme.end(), [](char c) {
+      return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+    });
+    if (is_scheme) {
+      const size_t host = sep + 3;
+      size_t end = lower.find_first_of("/?#", host);
+      if (end == std::string::npos) end = lower.size();
+      const std::string_view authority = std::string_view(lower).substr(host, end - host);
+      const size_t at = authority.rfind('@');
+      if (at != std::string_view::npos) {
+        const std::string_view userinfo = authority.substr(0, at);
+        if (userinfo.find(':') != std::string_view::npos) {
+          return refused("a password in the URI's user info (user:password@)");
+        }
+        if (scheme == "http" || scheme == "https" || scheme == "ws" || scheme == "wss") {
+          return refused("user info in the URL (…@host)");
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 // ---- Catalog -------------------------------------------------------------
 
 absl::Status Catalog::AddSource(SourceConfig source) {
@@ -295,6 +352,10 @@ absl::Status Catalog::AddSource(SourceConfig source) {
   if (FindSource(source.name) != nullptr) {
     return absl::AlreadyExistsError(Cat("data source ", source.name, " already exists"));
   }
+  if (absl::Status st = CheckConnectCredentials(source.connect); !st.ok()) {
+    return absl::InvalidArgumentError(
+        Cat("data source ", source.name, ": ", std::string(st.message())));
+  }
   sources_.push_back(std::move(source));
   return absl::OkStatus();
 }
@@ -302,6 +363,10 @@ absl::Status Catalog::AddSource(SourceConfig source) {
 absl::Status Catalog::ReplaceSource(SourceConfig source) {
   if (source.provider.empty()) {
     return absl::InvalidArgumentError(Cat("data source ", source.name, ": no provider"));
+  }
+  if (absl::Status st = CheckConnectCredentials(source.connect); !st.ok()) {
+    return absl::InvalidArgumentError(
+        Cat("data source ", source.name, ": ", std::string(st.message())));
   }
   for (SourceConfig& s : sources_) {
     if (s.name == source.name) {
@@ -479,17 +544,7 @@ using simdjson::dom::element;
 using simdjson::dom::element_type;
 
 std::string PointerAppend(std::string_view base, std::string_view token) {
-  std::string t;
-  for (char c : token) {
-    if (c == '~') {
-      t += "~0";
-    } else if (c == '/') {
-      t += "~1";
-    } else {
-      t += c;
-    }
-  }
-  return Cat(base, "/", t);
+  return Cat(base, "/", JsonPointerEscape(token));
 }
 std::string PointerAppend(std::string_view base, size_t index) { return Cat(base, "/", index); }
 
@@ -587,6 +642,10 @@ absl::StatusOr<SourceConfig> ParseSource(element e, const std::string& pointer) 
   QG_ASSIGN_OR_RETURN(s.name, f.String("name", /*required=*/true));
   QG_ASSIGN_OR_RETURN(s.provider, f.String("provider", /*required=*/true));
   QG_ASSIGN_OR_RETURN(s.connect, f.String("connect", /*required=*/false));
+  if (absl::Status st = CheckConnectCredentials(s.connect); !st.ok()) {
+    return JsonError(f.At("connect"),
+                     Cat("data source \"", s.name, "\": ", std::string(st.message())));
+  }
   QG_ASSIGN_OR_RETURN(s.user, f.String("user", /*required=*/false));
   if (s.user == kCurrentUser) {
     s.user.clear();
@@ -646,40 +705,10 @@ absl::StatusOr<UserMapping> ParseMapping(element e, const std::string& pointer) 
   return m;
 }
 
-void AppendJsonString(std::string& out, std::string_view s) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += fmt::format("\\u{:04x}", c);
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-}
-
 // `, "key": ` then the caller appends the value.
 void AppendKey(std::string& out, std::string_view key, bool first = false) {
   if (!first) out += ", ";
-  AppendJsonString(out, key);
+  AppendJsonString(&out, key);
   out += ": ";
 }
 
@@ -689,16 +718,16 @@ void AppendSecret(std::string& out, const Secret& s) {
       out += "null";
       break;
     case Secret::Kind::kLiteral:
-      AppendJsonString(out, "***");  // never the value
+      AppendJsonString(&out, "***");  // never the value
       break;
     case Secret::Kind::kEnv:
       out += "{\"env\": ";
-      AppendJsonString(out, s.reference());
+      AppendJsonString(&out, s.reference());
       out += "}";
       break;
     case Secret::Kind::kFile:
       out += "{\"file\": ";
-      AppendJsonString(out, s.reference());
+      AppendJsonString(&out, s.reference());
       out += "}";
       break;
   }
@@ -712,7 +741,7 @@ void AppendOptions(std::string& out, const SourceConfig& s) {
   if (p.pool_min != d.pool_min) key("pool_min"), body += Cat(p.pool_min);
   if (p.pool_max != d.pool_max) key("pool_max"), body += Cat(p.pool_max);
   auto dur = [&](std::string_view k, absl::Duration v, absl::Duration dv) {
-    if (v != dv) key(k), AppendJsonString(body, FormatDurationExact(v));
+    if (v != dv) key(k), AppendJsonString(&body, FormatDurationExact(v));
   };
   dur("acquire_timeout", p.acquire_timeout, d.acquire_timeout);
   dur("idle_timeout", p.idle_timeout, d.idle_timeout);
@@ -720,11 +749,12 @@ void AppendOptions(std::string& out, const SourceConfig& s) {
   if (p.lifetime_jitter != d.lifetime_jitter) {
     key("lifetime_jitter"), body += fmt::format("{}", p.lifetime_jitter);
   }
-  if (p.health_check != d.health_check) key("health_check"), AppendJsonString(body, p.health_check);
+  if (p.health_check != d.health_check)
+    key("health_check"), AppendJsonString(&body, p.health_check);
   dur("health_check_interval", p.health_check_interval, d.health_check_interval);
   dur("connect_timeout", p.connect_timeout, d.connect_timeout);
   dur("statement_timeout", p.statement_timeout, d.statement_timeout);
-  for (const auto& [k, v] : s.provider_options) key(k), AppendJsonString(body, v);
+  for (const auto& [k, v] : s.provider_options) key(k), AppendJsonString(&body, v);
   if (body.empty()) return;
   AppendKey(out, "options");
   out += "{" + body + "}";
@@ -786,14 +816,14 @@ std::string Catalog::ToJson() const {
     const SourceConfig& s = sources_[i];
     out += i == 0 ? "\n    {" : ",\n    {";
     AppendKey(out, "name", true);
-    AppendJsonString(out, s.name);
+    AppendJsonString(&out, s.name);
     AppendKey(out, "provider");
-    AppendJsonString(out, s.provider);
+    AppendJsonString(&out, s.provider);
     AppendKey(out, "connect");
-    AppendJsonString(out, s.connect);
+    AppendJsonString(&out, s.connect);
     if (s.user_is_current || !s.user.empty()) {
       AppendKey(out, "user");
-      AppendJsonString(out, s.user_is_current ? kCurrentUser : std::string_view(s.user));
+      AppendJsonString(&out, s.user_is_current ? kCurrentUser : std::string_view(s.user));
     }
     if (s.password.kind() != Secret::Kind::kNone) {
       AppendKey(out, "password");
@@ -808,12 +838,12 @@ std::string Catalog::ToJson() const {
     const UserMapping& m = mappings_[i];
     out += i == 0 ? "\n    {" : ",\n    {";
     AppendKey(out, "source", true);
-    AppendJsonString(out, m.source);
+    AppendJsonString(&out, m.source);
     AppendKey(out, "for");
-    AppendJsonString(out, ScopeText(m));
+    AppendJsonString(&out, ScopeText(m));
     if (m.user_is_current || !m.user.empty()) {
       AppendKey(out, "user");
-      AppendJsonString(out, m.user_is_current ? kCurrentUser : std::string_view(m.user));
+      AppendJsonString(&out, m.user_is_current ? kCurrentUser : std::string_view(m.user));
     }
     if (m.password.kind() != Secret::Kind::kNone) {
       AppendKey(out, "password");

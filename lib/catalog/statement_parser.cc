@@ -368,7 +368,13 @@ class Parser {
     QG_RETURN_IF_ERROR(Expect("PROVIDER"));
     QG_ASSIGN_OR_RETURN(s.provider, Identifier("a provider name"));
     QG_RETURN_IF_ERROR(Expect("CONNECT"));
+    const Token& connect_at = Peek();
     QG_ASSIGN_OR_RETURN(s.connect, String("the connection string"));
+    if (absl::Status st = CheckConnectCredentials(s.connect); !st.ok()) {
+      return ErrorAt(connect_at,
+                     fmt::format("data source {}: {}", s.name,
+                                 std::string_view(st.message().data(), st.message().size())));
+    }
     if (IsKeyword(Peek(), "AS")) {
       ++i_;
       if (IsKeyword(Peek(), "USER")) {

@@ -134,10 +134,6 @@ absl::StatusOr<PooledConnection> ConnectionPool::AcquireBy(absl::Time deadline,
 
   mu_.Lock();
   while (true) {
-    if (draining_) {
-      finish(false);
-      return absl::UnavailableError(absl::StrCat("pool ", name_, ": draining"));
-    }
     if (cancel != nullptr && cancel->cancelled()) {
       finish(false);
       return cancel->status();
@@ -189,36 +185,26 @@ absl::StatusOr<PooledConnection> ConnectionPool::AcquireBy(absl::Time deadline,
       }
       if (conn.ok()) {
         mu_.Lock();
-        if (!draining_) {
-          --connecting_;
-          const absl::Time created = absl::Now();
-          ++counters_.created;
-          ++in_use_;
-          const absl::Time retire_at = RetireTime(created);
-          finish(true);
-          return PooledConnection(this, std::move(*conn), created, retire_at);
-        }
-        // Drained while connecting: this connection belongs to no one.
+        --connecting_;
+        const absl::Time created = absl::Now();
         ++counters_.created;
-        ++counters_.closed;
-        mu_.Unlock();
-        conn->reset();
+        ++in_use_;
+        const absl::Time retire_at = RetireTime(created);
+        finish(true);
+        return PooledConnection(this, std::move(*conn), created, retire_at);
       }
       mu_.Lock();
       --connecting_;
-      if (!conn.ok()) {
-        finish(false);
-        return absl::Status(conn.status().code(),
-                            absl::StrCat("pool ", name_, ": ", conn.status().message()));
-      }
-      continue;  // draining: reported at the top of the loop
+      finish(false);
+      return absl::Status(conn.status().code(),
+                          absl::StrCat("pool ", name_, ": ", conn.status().message()));
     }
 
     // 3. Wait for a return, a free slot, a drain or a cancel.
     waited = true;
     ++waiting_;
     auto ready = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      return draining_ || !idle_.empty() || has_room() ||
+      return !idle_.empty() || has_room() ||
              (cancel != nullptr && cancel->cancelled());
     };
     const bool woke = mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);

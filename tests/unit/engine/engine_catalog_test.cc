@@ -2,8 +2,10 @@
 // EXECUTE STATEMENT pass-through, persistence, and a canary password.
 #include <catch2/catch.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "catalog_load_util.h"
 #include "engine_test_util.h"
 #include "qg/engine.h"
 #include "qg/planner.h"
@@ -85,6 +87,68 @@ TEST_CASE("ALTER switches the file and drains the old pool; DROP makes graphs no
       "query_string": "SELECT 1 AS c", "output_fields": ["c"]}]})");
   REQUIRE_FALSE(g.ok());
   CHECK(g.status().code() == absl::StatusCode::kNotFound);
+}
+
+// The load's graph: two nodes on `source`, the second dependent on the first.
+std::string LoadGraph(const std::string& source) {
+  return qg::testing_load::DependentGraph(
+      source, "SELECT k FROM keys",
+      "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 2000) "
+      "SELECT v.k AS k, v.v AS v, (SELECT count(*) FROM c) AS n FROM vals v WHERE v.k = :k");
+}
+
+TEST_CASE("ALTER and DROP under a running load: only graphs started after the DROP fail",
+          "[engine][catalog][live]") {
+  TempDir dir;
+  SqlExec(dir.File("a.sqlite"),
+          "CREATE TABLE keys(k INTEGER); INSERT INTO keys VALUES (1), (2), (3);"
+          "CREATE TABLE vals(k INTEGER, v TEXT); INSERT INTO vals VALUES (1, 'a'), (2, 'b'), (3, "
+          "'c');");
+  auto engine = NewEngine();
+  // Two spellings of the same file: ALTER switches between equivalent
+  // definitions, also changing pool options.
+  const std::string paths[] = {dir.File("a.sqlite"), dir.File("./a.sqlite")};
+  auto create = [&](const char* verb, int i) {
+    return std::string(verb) + " EXTERNAL DATA SOURCE s PROVIDER sqlite CONNECT '" + paths[i % 2] +
+           "' OPTIONS 'pool_max=" + std::to_string(3 + i % 3) +
+           ";acquire_timeout=30s;idle_timeout=" + std::to_string(10 + i) + "s'";
+  };
+  Run(*engine, create("CREATE", 0));
+  {
+    // Graphs as a local user with an ALL mapping, so pools are per login too.
+    Run(*engine, "CREATE EXTERNAL USER ON s AS 'ext' FOR ALL");
+    ExecuteOptions as_alice;
+    as_alice.user = "alice";
+    qg::testing_load::GraphLoad load(*engine, "s", LoadGraph("s"), /*threads=*/4, as_alice);
+    REQUIRE(load.WaitForGraphs(20));
+    for (int i = 1; i <= 12; ++i) {
+      const int before = load.completed();
+      Run(*engine, create("ALTER", i));
+      REQUIRE(load.WaitForGraphs(before + 6));
+    }
+    CHECK(engine->catalog().mappings().size() == 1);  // ALTER keeps the source's mappings
+    const auto catalog = engine->catalog();
+    REQUIRE(catalog.FindSource("s") != nullptr);
+    CHECK(catalog.FindSource("s")->pool.pool_max == 3 + 12 % 3);
+    load.BeginDrop();
+    Run(*engine, "DROP EXTERNAL DATA SOURCE s");
+    load.EndDrop();
+    load.StopAndCheck(/*min_ok=*/20 + 12 * 6, /*after_drop_per_thread=*/3);
+  }
+  // No connection leaked: no pool of the source is left, none in use.
+  for (const auto& [key, stats] : engine->PoolStatistics()) {
+    INFO(key);
+    CHECK(key.rfind("s/", 0) != 0);
+    CHECK(stats.in_use == 0);
+  }
+  CHECK(TotalInUse(*engine) == 0);
+  // The file is still a plain database no one holds: re-creating the
+  // source works and runs.
+  Run(*engine, create("CREATE", 0));
+  auto r = engine->ExecuteJson(LoadGraph("s"));
+  INFO(r.status().ToString());
+  REQUIRE(r.ok());
+  CHECK(RowSet(r->nodes[1]) == std::vector<std::string>{"1|a|2000", "2|b|2000", "3|c|2000"});
 }
 
 TEST_CASE("a persisted catalog reopens identical", "[engine][catalog]") {
