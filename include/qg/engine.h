@@ -38,6 +38,7 @@
 #include "qg/pool.h"
 #include "qg/provider.h"
 #include "qg/result.h"
+#include "qg/transaction.h"
 #include "qg/value.h"
 
 namespace qg {
@@ -61,6 +62,16 @@ struct EngineOptions {
   // When set, the catalog is persisted in this SQLite file (created on first
   // use); Create loads it and refuses a corrupt or unknown-version file.
   std::string catalog_path;
+  // Two-phase commit (qg/transaction.h). The coordinator log: a SQLite file
+  // (created with mode 0600, synchronous=FULL); without one, "2pc" graphs are
+  // refused. Every global transaction id this engine makes starts with
+  // "<transaction_prefix>." (letters, digits, '_', '-'; at most 16); Recover()
+  // resolves those only, so engines sharing a source need distinct prefixes.
+  std::string coordinator_log;
+  std::string transaction_prefix = "qg";
+  // Create() runs Recover() (after loading catalog_path) when there is a log.
+  bool recover_on_open = true;
+  TransactionHook transaction_hook;  // tests: crash injection points
 };
 
 struct ExecuteOptions {
@@ -68,6 +79,7 @@ struct ExecuteOptions {
   ParamList params;                       // override the graph's "params"
   std::shared_ptr<CancelToken> cancel;    // cancel from another thread
   std::optional<absl::Duration> timeout;  // overrides the graph's timeout_ms
+  std::optional<TransactionMode> transaction;  // overrides the graph's "transaction"
 };
 
 class QG_EXPORT Engine {
@@ -104,6 +116,13 @@ class QG_EXPORT Engine {
   // The ParseOptions Execute/Explain use (sources, placeholder rules, limits),
   // for validating a graph with the engine's rules.
   virtual ParseOptions GraphParseOptions(const ParamList* execution_params = nullptr) const = 0;
+
+  // Resolves what a crash left of this engine's two-phase commits, from the
+  // coordinator log: prepared branches with a logged commit decision are
+  // committed, every other prepared branch carrying this engine's prefix is
+  // rolled back (except those of graphs running now). A source that cannot
+  // be reached is listed in `unresolved` and kept for the next call.
+  virtual absl::StatusOr<RecoveryReport> Recover() = 0;
 
   // Live pool figures, keyed "source/user".
   virtual std::vector<std::pair<std::string, PoolStats>> PoolStatistics() const = 0;

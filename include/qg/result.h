@@ -19,6 +19,7 @@
 #include "qg/export.h"
 #include "qg/graph.h"
 #include "qg/planner.h"
+#include "qg/transaction.h"
 #include "qg/value.h"
 
 namespace qg {
@@ -86,6 +87,7 @@ struct QG_EXPORT GraphResult {
   Plan plan;                      // the plan it ran with (EXPLAIN ANALYZE)
   std::vector<NodeResult> nodes;  // same order as graph.nodes
   GraphStats stats;
+  TransactionReport transaction;  // common / 2pc: what each participant did
 
   const NodeResult* FindNode(std::string_view node_id) const;
 };

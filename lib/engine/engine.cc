@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
@@ -17,11 +18,13 @@
 #include "engine/executor.h"
 #include "engine/planner.h"
 #include "engine/thread_pool.h"
+#include "engine/transaction.h"
 #include "engine/watchdog.h"
 #include "providers/builtin.h"
 #include "qg/catalog_statement.h"
 #include "qg/catalog_store.h"
 #include "qg/placeholders.h"
+#include "store/coordinator_log.h"
 
 namespace qg {
 namespace {
@@ -71,9 +74,10 @@ bool IsReadSql(std::string_view sql) {
 class EngineImpl final : public Engine {
  public:
   explicit EngineImpl(EngineOptions options, std::unique_ptr<CatalogStore> store = nullptr,
-                      Catalog catalog = {})
+                      Catalog catalog = {}, std::unique_ptr<CoordinatorLog> txlog = nullptr)
       : options_(std::move(options)),
         store_(std::move(store)),
+        txlog_(std::move(txlog)),
         catalog_(std::move(catalog)),
         workers_(WorkerCount(options_)),
         maintenance_([this] { MaintenanceLoop(); }) {}
@@ -172,16 +176,15 @@ class EngineImpl final : public Engine {
     ActiveGraph active(this);
     QG_RETURN_IF_ERROR(CheckDroppedSources(graph));
     QG_RETURN_IF_ERROR(ValidateGraph(graph, GraphParseOptions(&options.params)));
-    if (graph.transaction != TransactionMode::kAutonomous) {
-      return absl::UnimplementedError(
-          absl::StrCat("transaction mode \"", std::string(TransactionModeName(graph.transaction)),
-                       "\" is not available yet"));
-    }
+    const TransactionMode mode = options.transaction.value_or(graph.transaction);
     const ParamList params = MergeParams(graph, options);
     QG_ASSIGN_OR_RETURN(
         std::shared_ptr<PlannedGraph> planned,
         Prepare(graph, options, params,
                 options_.estimate_costs_on_execute ? CostMode::kFetch : CostMode::kCachedOnly));
+    planned->plan.transaction = mode;
+    QG_ASSIGN_OR_RETURN(std::vector<std::shared_ptr<SourceHandle>> participants,
+                        TransactionParticipants(*planned, mode, txlog_ != nullptr));
     ExecutionContext ctx;
     ctx.planned = std::move(planned);
     ctx.params = params;
@@ -197,8 +200,11 @@ class EngineImpl final : public Engine {
     } else if (graph.timeout_ms.has_value()) {
       ctx.timeout = absl::Milliseconds(*graph.timeout_ms);
     }
-    return RunGraph(ctx);
+    if (participants.empty()) return RunGraph(ctx);
+    return RunInTransaction(ctx, mode, std::move(participants), options);
   }
+
+  absl::StatusOr<RecoveryReport> Recover() override;
 
   absl::StatusOr<Plan> Explain(const Graph& graph, const ExecuteOptions& options) override {
     ActiveGraph active(this);
@@ -339,6 +345,66 @@ class EngineImpl final : public Engine {
     return absl::OkStatus();
   }
 
+  // Runs a graph whose writes take part in a common / 2pc transaction.
+  absl::StatusOr<GraphResult> RunInTransaction(ExecutionContext& ctx, TransactionMode mode,
+                                               std::vector<std::shared_ptr<SourceHandle>> parts,
+                                               const ExecuteOptions& options) {
+    const std::string id = NewTransactionId();
+    InflightTransaction inflight(this, id);
+    TransactionBroker tx(mode, std::move(parts), options_.transaction_prefix, id);
+    TransactionReport report;
+    if (absl::Status st = tx.Open(ctx.cancel.get()); !st.ok()) {
+      tx.Rollback(&report);
+      return st;
+    }
+    ctx.broker = &tx;
+    absl::StatusOr<GraphResult> result = RunGraph(ctx);
+    if (!result.ok()) {
+      tx.Rollback(&report);
+      return absl::Status(result.status().code(),
+                          absl::StrCat(result.status().message(), "; transaction \"",
+                                       std::string(TransactionModeName(mode)),
+                                       "\" rolled back on every source"));
+    }
+    QG_RETURN_IF_ERROR(tx.Commit(txlog_.get(), options.user, options_.transaction_hook, &report));
+    result->transaction = std::move(report);
+    return result;
+  }
+
+  // Marks a 2pc transaction id as running (Recover() leaves it alone).
+  class InflightTransaction {
+   public:
+    InflightTransaction(EngineImpl* e, std::string id) : e_(e), id_(std::move(id)) {
+      absl::MutexLock lock(&e_->mu_);
+      e_->inflight_tx_.insert(id_);
+    }
+    ~InflightTransaction() {
+      absl::MutexLock lock(&e_->mu_);
+      e_->inflight_tx_.erase(id_);
+    }
+
+   private:
+    EngineImpl* e_;
+    std::string id_;
+  };
+
+  // A connection to `source` as `local_user` would reach it (recovery).
+  absl::StatusOr<PooledConnection> AcquireFor(const std::string& source,
+                                              const std::string& local_user) {
+    Graph g;
+    Node n;
+    n.node_id = "recover";
+    n.database_id = source;
+    g.nodes.push_back(std::move(n));
+    QG_ASSIGN_OR_RETURN(auto handles, ResolveSources(g, local_user));
+    const auto& h = handles.begin()->second;
+    if (!h->caps.two_phase) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("source \"", source, "\" no longer supports two-phase commit"));
+    }
+    return h->pool->Acquire();
+  }
+
   // Resolves every source of the graph for `user`, creating pools on demand.
   absl::StatusOr<absl::flat_hash_map<std::string, std::shared_ptr<SourceHandle>>> ResolveSources(
       const Graph& graph, std::string_view user) {
@@ -363,6 +429,7 @@ class EngineImpl final : public Engine {
       Login login = catalog_.ResolveLogin(*src, user);
       h->pool_key =
           login.pool_key.empty() ? absl::StrCat(src->name, "/", login.user) : login.pool_key;
+      h->external_user = login.user;
       auto& pool = pools_[h->pool_key];
       if (pool == nullptr) {
         pool = NewPool(h->pool_key, *src, h->provider, std::move(login));
@@ -428,7 +495,9 @@ class EngineImpl final : public Engine {
 
   const EngineOptions options_;
   const std::unique_ptr<CatalogStore> store_;  // with catalog_path
+  const std::unique_ptr<CoordinatorLog> txlog_;  // with coordinator_log
   mutable absl::Mutex mu_;
+  absl::flat_hash_set<std::string> inflight_tx_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::shared_ptr<Provider>> providers_ ABSL_GUARDED_BY(mu_);
   Catalog catalog_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<ConnectionPool>> pools_ ABSL_GUARDED_BY(mu_);
@@ -445,6 +514,91 @@ class EngineImpl final : public Engine {
   std::thread maintenance_;
 };
 
+absl::StatusOr<RecoveryReport> EngineImpl::Recover() {
+  RecoveryReport report;
+  if (txlog_ == nullptr) return report;
+  ActiveGraph active(this);
+  QG_ASSIGN_OR_RETURN(std::vector<LoggedTransaction> logged, txlog_->List());
+  absl::flat_hash_set<std::string> running;
+  {
+    absl::MutexLock lock(&mu_);
+    running = inflight_tx_;
+  }
+  absl::flat_hash_set<std::string> keep;  // tx ids still needing a commit
+  for (const LoggedTransaction& tx : logged) {
+    if (running.contains(tx.id)) {
+      keep.insert(tx.id);
+      continue;
+    }
+    bool resolved = true;
+    for (const LoggedParticipant& p : tx.participants) {
+      if (p.last_resource || p.gid.empty()) continue;
+      absl::StatusOr<PooledConnection> c = AcquireFor(p.source, p.local_user);
+      absl::Status st = c.status();
+      if (st.ok()) {
+        absl::StatusOr<std::vector<std::string>> prepared = (*c)->ListPrepared(p.gid);
+        st = prepared.status();
+        if (st.ok() && std::find(prepared->begin(), prepared->end(), p.gid) != prepared->end()) {
+          st = tx.commit ? (*c)->CommitPrepared(p.gid) : (*c)->RollbackPrepared(p.gid);
+          if (st.ok()) ++(tx.commit ? report.committed : report.rolled_back);
+        }
+        if ((*c)->broken()) c->MarkBroken();
+      }
+      if (!st.ok()) {
+        resolved = false;
+        report.unresolved.push_back(absl::StrCat(p.source, ": ", st.message()));
+      }
+    }
+    if (resolved) {
+      QG_RETURN_IF_ERROR(txlog_->Forget(tx.id));
+      ++report.resolved_log;
+    } else if (tx.commit) {
+      keep.insert(tx.id);
+    }
+  }
+  // Prepared branches of ours that no commit decision covers: a crash before
+  // the decision (or a lost log record) — roll them back.
+  const std::string prefix = absl::StrCat(options_.transaction_prefix, ".");
+  std::vector<std::string> sources;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const SourceConfig& s : catalog_.sources()) {
+      auto it = providers_.find(s.provider);
+      if (it != providers_.end() && it->second->capabilities().two_phase) sources.push_back(s.name);
+    }
+  }
+  for (const std::string& source : sources) {
+    absl::StatusOr<PooledConnection> c = AcquireFor(source, "");
+    absl::StatusOr<std::vector<std::string>> prepared =
+        c.ok() ? (*c)->ListPrepared(prefix) : c.status();
+    if (!prepared.ok()) {
+      report.unresolved.push_back(absl::StrCat(source, ": ", prepared.status().message()));
+      continue;
+    }
+    for (const std::string& gid : *prepared) {
+      // "<prefix>.<tx id>.<n>"
+      std::string_view rest = std::string_view(gid).substr(prefix.size());
+      const std::string id(rest.substr(0, rest.find('.')));
+      if (running.contains(id) || keep.contains(id)) continue;
+      absl::Status st = (*c)->RollbackPrepared(gid);
+      if (st.ok()) {
+        ++report.rolled_back;
+      } else {
+        report.unresolved.push_back(absl::StrCat(source, ": ", st.message()));
+      }
+    }
+  }
+  return report;
+}
+
+bool ValidTransactionPrefix(std::string_view p) {
+  if (p.empty() || p.size() > 16) return false;
+  for (char ch : p) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '-') return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options) {
@@ -456,13 +610,24 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options) {
   const bool builtins = options.register_builtin_providers;
   std::unique_ptr<CatalogStore> store;
   Catalog catalog;
+  if (!ValidTransactionPrefix(options.transaction_prefix)) {
+    return absl::InvalidArgumentError(
+        "transaction_prefix must be 1 to 16 letters, digits, '_' or '-'");
+  }
   if (!options.catalog_path.empty()) {
     QG_ASSIGN_OR_RETURN(store, CatalogStore::Open(options.catalog_path));
     QG_ASSIGN_OR_RETURN(catalog, store->Load());
   }
-  auto engine =
-      std::make_unique<EngineImpl>(std::move(options), std::move(store), std::move(catalog));
+  std::unique_ptr<CoordinatorLog> txlog;
+  if (!options.coordinator_log.empty()) {
+    QG_ASSIGN_OR_RETURN(txlog, CoordinatorLog::Open(options.coordinator_log));
+  }
+  const bool recover = options.recover_on_open && txlog != nullptr;
+  auto engine = std::make_unique<EngineImpl>(std::move(options), std::move(store),
+                                             std::move(catalog), std::move(txlog));
   if (builtins) QG_RETURN_IF_ERROR(RegisterBuiltinProviders(*engine));
+  // Unreachable sources stay in the log for a later Recover().
+  if (recover) (void)engine->Recover();
   return std::unique_ptr<Engine>(std::move(engine));
 }
 

@@ -637,6 +637,12 @@ void GraphRun::RunTask(int i) {
         nr.items_done.fetch_add(1);
       }
       if (conn.broken()) (*lease)->MarkBroken();
+      absl::Status done = outcome.status;
+      if (done.ok() && nr.token->cancelled()) done = nr.token->status();
+      if (done.ok() && nr.items_done.load() < nr.num_items && nr.stop.load()) {
+        done = absl::CancelledError("stopped");
+      }
+      (*lease)->Done(done);
       lease->reset();  // back to the pool before anything is reported
     }
   }

@@ -40,13 +40,15 @@ class ConnectionLease {
   virtual ~ConnectionLease() = default;
   virtual Connection& conn() = 0;
   virtual void MarkBroken() = 0;
+  // Called once before the lease is destroyed: OK when every work item of
+  // the task succeeded, else the failure (a transaction rolls the node back
+  // to its savepoint).
+  virtual void Done(const absl::Status& outcome) { (void)outcome; }
 };
 
-// Where tasks get their connections. Autonomous transactions (the only mode
-// today) take them from the source's pool. The seam for `common` / `2pc`:
-// a broker that pins one connection per participating source, opens its
-// transaction on first use, reports MaxConcurrent() = 1 for it, and lets the
-// caller commit / prepare / roll back every participant after RunGraph.
+// Where tasks get their connections: PoolBroker (autonomous) lends from each
+// source's pool; TransactionBroker (engine/transaction.h, common / 2pc) pins
+// one connection per participating source.
 class ConnectionBroker {
  public:
   virtual ~ConnectionBroker() = default;

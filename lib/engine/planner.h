@@ -50,6 +50,7 @@ struct SourceHandle {
   std::shared_ptr<Provider> provider;
   Capabilities caps;
   std::string pool_key;
+  std::string external_user;  // the login the pool connects as ("" = default)
   std::shared_ptr<ConnectionPool> pool;
 };
 

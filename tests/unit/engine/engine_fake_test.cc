@@ -2,6 +2,7 @@
 // semantics, strategies, cancellation, timeouts, failures, limits, EXPLAIN.
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -439,13 +440,46 @@ TEST_CASE("result limits fail with kResourceExhausted naming the node", "[engine
   CHECK(TotalInUse(*env.engine) == 0);
 }
 
-TEST_CASE("common and 2pc transactions are refused before any connection", "[engine]") {
+TEST_CASE("2pc refusals happen before any connection", "[engine][tx]") {
+  const std::string graph = R"({"transaction": "2pc", "nodes": [
+    {"node_id": "a", "database_id": "db", "mode": "write", "query_string": "write"},
+    {"node_id": "b", "database_id": "db2", "mode": "write", "query_string": "write"}]})";
+  SECTION("no coordinator log") {
+    FakeEnv env = MakeFakeEngine();
+    auto r = env.engine->ExecuteJson(graph);
+    CHECK(r.status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(env.fake->connect_attempts() == 0);
+  }
+  SECTION("two sources that cannot prepare") {
+    TempDir dir;
+    EngineOptions o;
+    o.coordinator_log = dir.File("tx.log");
+    FakeEnv env = MakeFakeEngine(8, o);
+    auto r = env.engine->ExecuteJson(graph);
+    CHECK(r.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK_THAT(std::string(r.status().message()), Catch::Contains("at most one"));
+    CHECK(env.fake->connect_attempts() == 0);
+  }
+}
+
+TEST_CASE("common: every node of a written source runs on one pinned connection", "[engine][tx]") {
   FakeEnv env = MakeFakeEngine();
-  auto r = env.engine->ExecuteJson(
-      G({N("a", "db", "range 1", {}, {"i"})}, {}, ", \"transaction\": \"common\""));
-  CHECK(r.status().code() == absl::StatusCode::kUnimplemented);
-  CHECK(std::string(r.status().message()) == "transaction mode \"common\" is not available yet");
-  CHECK(env.fake->connect_attempts() == 0);
+  auto r = env.engine->ExecuteJson(R"({"transaction": "common", "nodes": [
+    {"node_id": "r", "database_id": "db", "query_string": "range 3", "output_fields": ["i"]},
+    {"node_id": "w", "database_id": "db", "mode": "write", "query_string": "@fail_when=i:99 write",
+     "input_parameters": ["i"]}],
+   "edges": [{"source_node": "r", "target_node": "w", "input_mapping": {"r.i": "w.i"}}]})");
+  INFO(r.status().message());
+  REQUIRE(r.ok());
+  CHECK(r->FindNode("w")->stats.rows_affected == 3);
+  CHECK(r->FindNode("w")->stats.parallelism == 1);
+  std::set<int64_t> conns;
+  for (const auto& e : env.fake->exec_log()) conns.insert(e.connection_id);
+  CHECK(conns.size() == 1);
+  std::vector<std::string> tx;
+  for (const auto& e : env.fake->tx_events()) tx.push_back(e.what);
+  CHECK(tx == std::vector<std::string>{"begin", "commit"});
+  CHECK(TotalInUse(*env.engine) == 0);
 }
 
 TEST_CASE("validation happens before any connection", "[engine]") {
