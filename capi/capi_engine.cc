@@ -50,6 +50,14 @@ int ToExecuteOptions(const char* function, const char* params_json, const qg_exe
   }
   if (opts->timeout_ms > 0) out->timeout = absl::Milliseconds(opts->timeout_ms);
   if (opts->cancel != nullptr) out->cancel = opts->cancel->rep;
+  if (opts->version >= 2 && opts->transaction != nullptr) {
+    absl::StatusOr<qg::TransactionMode> mode = qg::ParseTransactionMode(opts->transaction);
+    if (!mode.ok()) {
+      return SetError(QG_INVALID_ARGUMENT,
+                      std::string(function) + ": " + std::string(mode.status().message()));
+    }
+    out->transaction = *mode;
+  }
   return QG_OK;
 }
 
@@ -68,7 +76,11 @@ QG_API int qg_engine_options_init(qg_engine_options* opts, unsigned int version)
     opts->version = version;  // a version-1 caller's struct ends before catalog_path
     opts->workers = defaults.workers;
     opts->register_builtin_providers = defaults.register_builtin_providers;
-    if (version >= 2) opts->catalog_path = defaults.catalog_path;
+    if (version >= 2) {
+      opts->catalog_path = defaults.catalog_path;
+      opts->coordinator_log = defaults.coordinator_log;
+      opts->transaction_prefix = defaults.transaction_prefix;
+    }
     return QG_OK;
   });
 }
@@ -80,7 +92,12 @@ QG_API int qg_execute_options_init(qg_execute_options* opts, unsigned int versio
         rc != QG_OK) {
       return rc;
     }
-    *opts = qg_execute_options QG_EXECUTE_OPTIONS_INIT;
+    const qg_execute_options defaults = QG_EXECUTE_OPTIONS_INIT;
+    opts->version = version;  // a version-1 caller's struct ends before transaction
+    opts->user = defaults.user;
+    opts->timeout_ms = defaults.timeout_ms;
+    opts->cancel = defaults.cancel;
+    if (version >= 2) opts->transaction = defaults.transaction;
     return QG_OK;
   });
 }
@@ -112,10 +129,17 @@ QG_API int qg_engine_open(qg_engine** out, const char* sources_json,
       }
       options.workers = opts->workers;
       options.register_builtin_providers = opts->register_builtin_providers != 0;
-      if (opts->version >= 2 && opts->catalog_path != nullptr) {
-        options.catalog_path = opts->catalog_path;
+      if (opts->version >= 2) {
+        if (opts->catalog_path != nullptr) options.catalog_path = opts->catalog_path;
+        if (opts->coordinator_log != nullptr) options.coordinator_log = opts->coordinator_log;
+        if (opts->transaction_prefix != nullptr) {
+          options.transaction_prefix = opts->transaction_prefix;
+        }
       }
     }
+    const bool recover = !options.coordinator_log.empty();
+    // With JSON sources, recover once they are loaded (below), not before.
+    if (sources_json != nullptr) options.recover_on_open = false;
     absl::StatusOr<std::unique_ptr<qg::Engine>> engine = qg::Engine::Create(options);
     if (!engine.ok()) return SetError(engine.status());
     auto handle = std::make_unique<qg_engine>();
@@ -123,6 +147,8 @@ QG_API int qg_engine_open(qg_engine** out, const char* sources_json,
     if (sources_json != nullptr) {
       absl::Status s = handle->rep->LoadCatalogJson(sources_json);
       if (!s.ok()) return SetError(s);
+      // Unreachable sources stay logged for a later qg_engine_recover.
+      if (recover) (void)handle->rep->Recover();
     }
     *out = handle.release();
     return QG_OK;
@@ -180,6 +206,21 @@ QG_API int qg_catalog_exec(qg_engine* engine, const char* statements,
     auto handle = std::make_unique<qg_result>();
     handle->rep = std::move(*result);
     *out = handle.release();
+    return QG_OK;
+  });
+}
+
+QG_API int qg_engine_recover(qg_engine* engine, char** report_json) {
+  return Guard([&] {
+    if (report_json != nullptr) *report_json = nullptr;
+    if (engine == nullptr) return NullArgument("qg_engine_recover", "engine");
+    absl::StatusOr<qg::RecoveryReport> report = engine->rep->Recover();
+    if (!report.ok()) return SetError(report.status());
+    if (report_json != nullptr) {
+      char* copy = qg::capi::CopyOut(qg::RecoveryReportJson(*report));
+      if (copy == nullptr) return SetError(QG_RESOURCE_EXHAUSTED, "qg_engine_recover: out of memory");
+      *report_json = copy;
+    }
     return QG_OK;
   });
 }

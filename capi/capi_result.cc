@@ -321,6 +321,20 @@ QG_API int qg_result_to_text(const qg_result* r, const char* shape, const char* 
   });
 }
 
+QG_API int qg_result_transaction(const qg_result* r, char** out) {
+  return Guard([&] {
+    if (out == nullptr) return NullArgument("qg_result_transaction", "out");
+    *out = nullptr;
+    if (r == nullptr) return NullArgument("qg_result_transaction", "result");
+    char* copy = qg::capi::CopyOut(qg::TransactionReportJson(r->rep.transaction));
+    if (copy == nullptr) {
+      return SetError(QG_RESOURCE_EXHAUSTED, "qg_result_transaction: out of memory");
+    }
+    *out = copy;
+    return QG_OK;
+  });
+}
+
 QG_API void qg_result_free(qg_result* r) {
   Guard([&] {
     delete r;

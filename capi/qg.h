@@ -165,9 +165,16 @@ typedef struct qg_engine_options {
   /* Version 2: a SQLite file persisting the catalog (created on first use;
    * a corrupt or unknown-version file is refused). NULL = in memory. */
   const char* catalog_path;
+  /* Version 2: the two-phase-commit coordinator log (a SQLite file; NULL =
+   * none, and "2pc" graphs are refused). With one, qg_engine_open runs
+   * qg_engine_recover once the catalog is loaded. */
+  const char* coordinator_log;
+  /* Version 2: prefix of this engine's global transaction ids (NULL = "qg");
+   * engines sharing a database need distinct prefixes. */
+  const char* transaction_prefix;
 } qg_engine_options;
 #define QG_ENGINE_OPTIONS_INIT \
-  { QG_ENGINE_OPTIONS_VERSION, 0, 1, NULL }
+  { QG_ENGINE_OPTIONS_VERSION, 0, 1, NULL, NULL, NULL }
 /* Fills `opts` with defaults for `version`. QG_INVALID_ARGUMENT for an
  * unknown version or NULL. */
 QG_API int qg_engine_options_init(qg_engine_options* opts, unsigned int version);
@@ -184,15 +191,18 @@ QG_API int qg_engine_load_catalog(qg_engine* engine, const char* json);
 
 /* ---- Execution ------------------------------------------------------- */
 
-#define QG_EXECUTE_OPTIONS_VERSION 1
+#define QG_EXECUTE_OPTIONS_VERSION 2
 typedef struct qg_execute_options {
   unsigned int version; /* QG_EXECUTE_OPTIONS_VERSION */
   const char* user;     /* the caller's local user (picks user mappings); NULL = none */
   long long timeout_ms; /* 0 = none (the graph's own timeout_ms applies) */
   qg_cancel* cancel;    /* NULL = not cancellable from the host */
+  /* Version 2: "autonomous", "common" or "2pc", overriding the graph's
+   * "transaction" (see README, Transactions); NULL = the graph's. */
+  const char* transaction;
 } qg_execute_options;
 #define QG_EXECUTE_OPTIONS_INIT \
-  { QG_EXECUTE_OPTIONS_VERSION, NULL, 0, NULL }
+  { QG_EXECUTE_OPTIONS_VERSION, NULL, 0, NULL, NULL }
 QG_API int qg_execute_options_init(qg_execute_options* opts, unsigned int version);
 
 /* A graph's results. Destroyed by qg_result_free(). */
@@ -215,6 +225,14 @@ QG_API int qg_execute(qg_engine* engine, const char* qgdl_json, const char* para
  * no nodes for a catalog change). `opts` is nullable. */
 QG_API int qg_catalog_exec(qg_engine* engine, const char* statements,
                            const qg_execute_options* opts, qg_result** out);
+
+/* Resolves what a crash left of this engine's two-phase commits (see
+ * qg_engine_options.coordinator_log): prepared branches whose commit decision
+ * is logged are committed, other prepared branches with this engine's prefix
+ * rolled back. *report_json (nullable; free with qg_free) receives
+ * {"committed", "rolled_back", "resolved_log", "unresolved": ["source: why"]};
+ * unreachable sources stay logged for the next call. */
+QG_API int qg_engine_recover(qg_engine* engine, char** report_json);
 
 /* Plans a graph without executing it and renders the plan. `format` is
  * "text" (default when NULL), "json" or "dot". *out is allocated: free it with
@@ -295,6 +313,12 @@ QG_API int qg_result_binding_value(const qg_result* r, int node, int64_t binding
  * without the NUL. On failure *out is NULL. */
 QG_API int qg_result_to_text(const qg_result* r, const char* shape, const char* format, char** out,
                              size_t* len);
+
+/* What the graph's transaction did on each source (common / 2pc), as JSON:
+ * {"mode", "id", "participants": [{"source", "user", "gid", "last_resource",
+ * "state": "committed" | "rolled_back" | "commit_pending" | "failed",
+ * "error"}]}. *out is allocated: free it with qg_free(). */
+QG_API int qg_result_transaction(const qg_result* r, char** out);
 
 /* NULL-safe. */
 QG_API void qg_result_free(qg_result* r);

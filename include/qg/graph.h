@@ -40,6 +40,8 @@ enum class TransactionMode { kAutonomous, kCommon, kTwoPhase };
 QG_EXPORT std::string_view StrategyName(Strategy s);  // "auto" | "batched" | "per_binding"
 QG_EXPORT std::string_view TransactionModeName(
     TransactionMode m);  // "autonomous" | "common" | "2pc"
+// The inverse of TransactionModeName; kInvalidArgument listing the modes.
+QG_EXPORT absl::StatusOr<TransactionMode> ParseTransactionMode(std::string_view name);
 
 struct Node {
   std::string node_id;

@@ -66,6 +66,12 @@ struct RecoveryReport {
   std::vector<std::string> unresolved;  // "source: reason", sources still unreachable
 };
 
+// JSON of the reports: {"mode", "id", "participants": [{"source", "user",
+// "gid", "last_resource", "state", "error"}]} and {"committed",
+// "rolled_back", "resolved_log", "unresolved": [...]}.
+QG_EXPORT std::string TransactionReportJson(const TransactionReport& report);
+QG_EXPORT std::string RecoveryReportJson(const RecoveryReport& report);
+
 // Test hook: called at the named points of the two-phase commit
 // ("after_prepare": every participant prepared, no decision logged yet;
 // "after_decision": the commit decision is durable, nothing committed;

@@ -48,20 +48,6 @@ class TxLease : public ConnectionLease {
 
 }  // namespace
 
-std::string_view ParticipantStateName(ParticipantState s) {
-  switch (s) {
-    case ParticipantState::kCommitted:
-      return "committed";
-    case ParticipantState::kRolledBack:
-      return "rolled_back";
-    case ParticipantState::kCommitPending:
-      return "commit_pending";
-    case ParticipantState::kFailed:
-      return "failed";
-  }
-  return "rolled_back";
-}
-
 std::string NewTransactionId() {
   static thread_local std::mt19937_64 rng(std::random_device{}() ^
                                           static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())));
@@ -97,10 +83,10 @@ absl::StatusOr<std::vector<std::shared_ptr<SourceHandle>>> TransactionParticipan
       }
     }
   }
-  // Commit order: two-phase participants by (source, user), the last
-  // resource at the end.
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-    if (a->caps.two_phase != b->caps.two_phase) return a->caps.two_phase;
+  // Commit order: by (source, user); in 2pc the last resource at the end.
+  const bool two_phase = mode == TransactionMode::kTwoPhase;
+  std::sort(out.begin(), out.end(), [two_phase](const auto& a, const auto& b) {
+    if (two_phase && a->caps.two_phase != b->caps.two_phase) return a->caps.two_phase;
     return a->pool_key < b->pool_key;
   });
   if (mode == TransactionMode::kTwoPhase && !out.empty()) {

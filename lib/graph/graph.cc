@@ -46,6 +46,15 @@ std::string_view TransactionModeName(TransactionMode m) {
   return "autonomous";
 }
 
+absl::StatusOr<TransactionMode> ParseTransactionMode(std::string_view name) {
+  for (TransactionMode m :
+       {TransactionMode::kAutonomous, TransactionMode::kCommon, TransactionMode::kTwoPhase}) {
+    if (name == TransactionModeName(m)) return m;
+  }
+  return absl::InvalidArgumentError(fmt::format(
+      "unknown transaction mode \"{}\" (autonomous, common or 2pc)", name));
+}
+
 std::vector<int> TopologicalOrder(const Graph& graph) {
   const int n = static_cast<int>(graph.nodes.size());
   absl::flat_hash_map<std::string_view, int> index;

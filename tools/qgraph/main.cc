@@ -1,10 +1,11 @@
 // qgraph — the command-line front end of the qgraph library (DESIGN.md §1):
 //
-//   qgraph run GRAPH.json --sources CATALOG.json [--param name=value]...
+//   qgraph run GRAPH.json --sources CATALOG.json [--param name=value]... [--transaction MODE]
 //   qgraph validate GRAPH.json [--sources CATALOG.json] [--param name=value]...
 //   qgraph explain GRAPH.json --sources CATALOG.json [--format text|json|dot] [--analyze]
 //   qgraph catalog exec STATEMENT... [--catalog FILE | --sources FILE] [--user U]
 //   qgraph catalog list [--catalog FILE | --sources FILE]
+//   qgraph recover --tx-log FILE (--sources CATALOG.json | --catalog FILE)
 //
 // Every verb takes --catalog FILE (a persisted SQLite catalog) instead of
 // --sources FILE (a JSON catalog).
@@ -88,7 +89,11 @@ const char kRunHelp[] =
     "  --format FORMAT      json | ndjson | csv (default: the graph's \"output\", else json)\n"
     "  --pretty             indent JSON output (the default when stdout is a terminal)\n"
     "  --compact            never indent JSON output\n"
-    "  --timeout-ms N       cancel the graph after N milliseconds (overrides \"timeout_ms\")\n";
+    "  --timeout-ms N       cancel the graph after N milliseconds (overrides \"timeout_ms\")\n"
+    "  --transaction MODE   autonomous | common | 2pc (overrides the graph's \"transaction\")\n"
+    "  --tx-log FILE        the two-phase-commit coordinator log (SQLite; needed by 2pc);\n"
+    "                       what a crash left prepared is resolved on open\n"
+    "  --tx-prefix P        prefix of this engine's global transaction ids (default qg)\n";
 
 const char kValidateHelp[] =
     "Usage: qgraph validate GRAPH.json [--sources CATALOG.json] [--param NAME=VALUE]...\n"
@@ -140,7 +145,25 @@ const char kCatalogHelp[] =
     "  --catalog FILE       a persisted SQLite catalog (created on first use)\n"
     "  --sources FILE       a JSON catalog (DESIGN.md §8)\n"
     "  --user NAME          the local user that picks the catalog's user mappings\n"
-    "  --pretty             indent JSON output\n";
+    "  --pretty             indent JSON output\n"
+    "  --tx-log FILE        coordinator log for WITHIN COMMON 2PC TRANSACTION\n"
+    "  --tx-prefix P        prefix of this engine's global transaction ids (default qg)\n";
+
+const char kRecoverHelp[] =
+    "Usage: qgraph recover --tx-log FILE (--sources CATALOG.json | --catalog FILE)\n"
+    "                      [--tx-prefix P]\n"
+    "\n"
+    "Resolves the two-phase commits a crash left prepared: a branch whose commit\n"
+    "decision is in the coordinator log is committed, any other prepared branch\n"
+    "whose id starts with the prefix is rolled back. Prints {\"committed\",\n"
+    "\"rolled_back\", \"resolved_log\", \"unresolved\"}; exits 1 while a source is\n"
+    "unreachable (its transactions stay in the log for the next run).\n"
+    "\n"
+    "Options:\n"
+    "  --tx-log FILE        the coordinator log (required)\n"
+    "  --sources FILE       the catalog of data sources (JSON)\n"
+    "  --catalog FILE       a persisted SQLite catalog instead\n"
+    "  --tx-prefix P        the prefix the engine ran with (default qg)\n";
 
 int Fail(const absl::Status& status) {
   std::fprintf(stderr, "qgraph: %s: %.*s\n", absl::StatusCodeToString(status.code()).c_str(),
@@ -227,7 +250,16 @@ absl::StatusOr<std::optional<absl::Duration>> CollectTimeout(const ParsedArgs& a
   return std::optional<absl::Duration>(absl::Milliseconds(ms));
 }
 
-absl::StatusOr<std::unique_ptr<qg::Engine>> OpenEngine(const std::string& catalog_path);
+absl::StatusOr<std::unique_ptr<qg::Engine>> OpenEngine(const std::string& catalog_path,
+                                                       qg::EngineOptions options = {});
+
+// Engine options from --tx-log FILE and --tx-prefix P.
+qg::EngineOptions TransactionOptions(const ParsedArgs& args) {
+  qg::EngineOptions options;
+  options.coordinator_log = args.Get("tx-log").value_or("");
+  if (auto p = args.Get("tx-prefix")) options.transaction_prefix = *p;
+  return options;
+}
 
 // The engine of --catalog FILE (persisted, SQLite) or --sources FILE (JSON);
 // nullptr when neither was given. A usage error when both were.
@@ -237,9 +269,9 @@ absl::StatusOr<std::unique_ptr<qg::Engine>> OpenCatalog(const ParsedArgs& args) 
   if (sqlite && json) {
     return absl::InvalidArgumentError("--catalog and --sources cannot be used together");
   }
-  if (json) return OpenEngine(*json);
+  if (json) return OpenEngine(*json, TransactionOptions(args));
   if (!sqlite) return std::unique_ptr<qg::Engine>();
-  qg::EngineOptions options;
+  qg::EngineOptions options = TransactionOptions(args);
   options.catalog_path = *sqlite;
   auto engine = qg::Engine::Create(options);
   if (!engine.ok()) {
@@ -249,8 +281,11 @@ absl::StatusOr<std::unique_ptr<qg::Engine>> OpenCatalog(const ParsedArgs& args) 
   return engine;
 }
 
-absl::StatusOr<std::unique_ptr<qg::Engine>> OpenEngine(const std::string& catalog_path) {
-  auto engine = qg::Engine::Create();
+absl::StatusOr<std::unique_ptr<qg::Engine>> OpenEngine(const std::string& catalog_path,
+                                                       qg::EngineOptions options) {
+  const bool recover = !options.coordinator_log.empty();
+  options.recover_on_open = false;  // once the sources are loaded, below
+  auto engine = qg::Engine::Create(options);
   if (!engine.ok()) return engine.status();
   auto catalog = ReadInput(catalog_path);
   if (!catalog.ok()) return catalog.status();
@@ -258,7 +293,19 @@ absl::StatusOr<std::unique_ptr<qg::Engine>> OpenEngine(const std::string& catalo
   if (!s.ok()) {
     return absl::Status(s.code(), catalog_path + ": " + std::string(s.message()));
   }
+  if (recover) (void)(*engine)->Recover();  // unreachable sources stay logged
   return engine;
+}
+
+// A graph's transaction report on stderr when a participant did not commit
+// cleanly (commit pending until `qgraph recover`).
+void ReportTransaction(const qg::TransactionReport& report) {
+  for (const qg::ParticipantOutcome& p : report.participants) {
+    if (p.state != qg::ParticipantState::kCommitted) {
+      std::fprintf(stderr, "qgraph: transaction: %s\n", qg::TransactionReportJson(report).c_str());
+      return;
+    }
+  }
 }
 
 // Writes chunks straight to stdout, remembering the last byte so a final
@@ -335,8 +382,14 @@ int RunCommand(const ParsedArgs& args) {
   opts.user = args.Get("user").value_or("");
   opts.params = *std::move(params);
   opts.timeout = *timeout;
+  if (auto t = args.Get("transaction")) {
+    auto mode = qg::ParseTransactionMode(*t);
+    if (!mode.ok()) return UsageError("run", std::string(mode.status().message()));
+    opts.transaction = *mode;
+  }
   auto result = (*engine)->ExecuteJson(*graph_text, opts);
   if (!result.ok()) return Fail(result.status());
+  ReportTransaction(result->transaction);
 
   qg::OutputOptions out = result->graph.output.value_or(qg::OutputOptions{});
   if (shape) out.shape = *shape;
@@ -489,6 +542,7 @@ int CatalogCommand(const ParsedArgs& args) {
   opts.user = args.Get("user").value_or("");
   auto result = engine->ExecuteStatements(statements, opts);
   if (!result.ok()) return Fail(result.status());
+  ReportTransaction(result->transaction);
   if (result->nodes.empty()) {
     std::printf("ok\n");
     return kExitOk;
@@ -501,6 +555,20 @@ int CatalogCommand(const ParsedArgs& args) {
   if (!s.ok()) return Fail(s);
   if (!finished.ok()) return Fail(finished);
   return kExitOk;
+}
+
+int RecoverCommand(const ParsedArgs& args) {
+  if (!args.positionals.empty()) return UsageError("recover", "recover takes no arguments");
+  if (!args.Has("tx-log")) return UsageError("recover", "--tx-log FILE is required");
+  if (!args.Has("sources") && !args.Has("catalog")) {
+    return UsageError("recover", "--sources CATALOG.json or --catalog FILE is required");
+  }
+  auto engine = OpenCatalog(args);
+  if (!engine.ok()) return Fail(engine.status());
+  auto report = (*engine)->Recover();
+  if (!report.ok()) return Fail(report.status());
+  std::printf("%s\n", qg::RecoveryReportJson(*report).c_str());
+  return report->unresolved.empty() ? kExitOk : kExitError;
 }
 
 const std::vector<Verb>& Verbs() {
@@ -517,7 +585,10 @@ const std::vector<Verb>& Verbs() {
         {"format"},
         {"pretty", false},
         {"compact", false},
-        {"timeout-ms"}},
+        {"timeout-ms"},
+        {"transaction"},
+        {"tx-log"},
+        {"tx-prefix"}},
        RunCommand},
       {"validate",
        "check a graph and report every problem with its JSON pointer",
@@ -539,8 +610,13 @@ const std::vector<Verb>& Verbs() {
       {"catalog",
        "run catalog statements (exec) or print the catalog (list)",
        kCatalogHelp,
-       {{"catalog"}, {"sources"}, {"user"}, {"pretty", false}},
+       {{"catalog"}, {"sources"}, {"user"}, {"pretty", false}, {"tx-log"}, {"tx-prefix"}},
        CatalogCommand},
+      {"recover",
+       "resolve two-phase commits a crash left prepared, from the coordinator log",
+       kRecoverHelp,
+       {{"catalog"}, {"sources"}, {"tx-log"}, {"tx-prefix"}},
+       RecoverCommand},
   };
   return verbs;
 }
