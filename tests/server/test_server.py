@@ -4,10 +4,14 @@ the curl CLI (a real HTTP client).
 
     python3 test_server.py QGRAPH_SERVER SOURCE_DIR GROUP
 
-GROUP is one of: endpoints, auth, streaming, cancel, limits, drain. Each
-group starts its own server(s) on port 0 (the server prints "listening on
-127.0.0.1:PORT"), checks, and stops them. Exit status 0 = pass. No timed
-assertions: every wait is bounded only to turn a hang into a failure.
+GROUP is one of: endpoints, auth, streaming, cancel, limits, drain, twophase,
+conflict. Each group starts its own server(s) on port 0 (the server prints
+"listening on 127.0.0.1:PORT"), checks, and stops them. Exit status 0 = pass.
+No timed assertions: every wait is bounded only to turn a hang into a failure.
+
+The conflict group needs the PostgreSQL 15 test server (ctest's qg_servers
+fixture, scripts/test-servers.sh): it reads $QG_TEST_SERVERS_DIR/postgres.env
+and fails, never skips, when that is missing.
 """
 import json
 import os
@@ -51,7 +55,7 @@ def catalog(extra_sources=()):
 
 
 class Server:
-    def __init__(self, name, config):
+    def __init__(self, name, config, args=()):
         self.name = name
         self.config_path = os.path.join(TMP, name + ".json")
         with open(self.config_path, "w") as f:
@@ -59,7 +63,7 @@ class Server:
         self.log_path = os.path.join(TMP, name + ".log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [SERVER_BIN, "--config", self.config_path, "--port", "0"],
+            [SERVER_BIN, "--config", self.config_path, "--port", "0"] + list(args),
             stdout=subprocess.PIPE, stderr=self.log, cwd=SRC)
         SERVERS.append(self)
         ready, _, _ = select.select([self.proc.stdout], [], [], 60)
@@ -582,8 +586,308 @@ def group_drain():
     check("cancelling 1 graph" in s.read_log(), "the log says what was cancelled")
 
 
+# ---------------------------------------------------------------------------
+# Transactions: 2pc needs a coordinator log; a real serialization failure on
+# PostgreSQL is a 409.
+
+
+def scratch_sqlite(name):
+    path = os.path.join(TMP, name)
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT)")
+    con.commit()
+    con.close()
+    return path
+
+
+def sqlite_rows(path, sql="SELECT id, v FROM t ORDER BY id"):
+    con = sqlite3.connect(path)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def write_node(node, source, sql, **extra):
+    n = {"node_id": node, "database_id": source, "mode": "write", "query_string": sql}
+    n.update(extra)
+    return n
+
+
+def group_twophase():
+    scratch = scratch_sqlite("twophase.sqlite")
+    src = {"name": "db_scratch", "provider": "sqlite", "connect": scratch}
+    g2pc = {"transaction": "2pc",
+            "nodes": [write_node("ins", "db_scratch", "INSERT INTO t (id, v) VALUES (1, 'two')")],
+            "edges": []}
+
+    r = subprocess.run([SERVER_BIN, "--help"], stdout=subprocess.PIPE, timeout=30)
+    h = r.stdout.decode()
+    check(r.returncode == 0 and "--coordinator-log FILE" in h and '"coordinator_log"' in h
+          and "--transaction-prefix" in h and "409" in h, "--help documents the coordinator log")
+
+    # 1. No coordinator log: a 2pc graph that writes is refused, nothing runs.
+    s = Server("twophase-nolog", {"catalog": catalog([src])})
+    r = curl(s.url("/query_graph"), "POST", g2pc, headers={"X-Query-Id": "tpc-nolog"})
+    e = check_error(r, 400, "FAILED_PRECONDITION", "2pc without a coordinator log",
+                    query_id="tpc-nolog")
+    msg = e.get("message", "")
+    check("coordinator log" in msg and '"coordinator_log"' in msg and "--coordinator-log" in msg,
+          "the error names the coordinator log and the server's config key", e)
+    check(sqlite_rows(scratch) == [], "nothing written without a coordinator log",
+          sqlite_rows(scratch))
+    # The same graph in "common" mode needs no log.
+    common = dict(g2pc, transaction="common",
+                  nodes=[write_node("ins", "db_scratch", "INSERT INTO t (id, v) VALUES (5, 'c')")])
+    r = curl(s.url("/query_graph"), "POST", common)
+    check(r.status == 200 and sqlite_rows(scratch) == [(5, "c")], "common mode runs without a log",
+          (r, sqlite_rows(scratch)))
+    check(s.stop() == 0, "SIGTERM -> exit 0")
+
+    # 2. With a coordinator log (config key): SQLite commits as the last resource.
+    log = os.path.join(TMP, "coordinator.log")
+    s = Server("twophase-log", {"catalog": catalog([src]), "coordinator_log": log})
+    r = curl(s.url("/query_graph"), "POST", g2pc)
+    check(r.status == 200 and sqlite_rows(scratch) == [(1, "two"), (5, "c")],
+          "2pc graph on SQLite (last resource) commits through the server",
+          (r, sqlite_rows(scratch)))
+    check(os.path.exists(log) and (os.stat(log).st_mode & 0o777) == 0o600,
+          "the coordinator log exists, mode 0600", oct(os.stat(log).st_mode) if
+          os.path.exists(log) else "missing")
+    # A failing 2pc graph rolls back its earlier write too (duplicate key at
+    # the second node): 409 ALREADY_EXISTS naming the node, nothing committed.
+    bad = {"transaction": "2pc", "nodes": [
+        write_node("a", "db_scratch", "INSERT INTO t (id, v) VALUES (2, 'a')"),
+        write_node("dup", "db_scratch", "INSERT INTO t (id, v) VALUES (1, 'dup')")],
+        "edges": [{"source_node": "a", "target_node": "dup"}]}
+    r = curl(s.url("/query_graph"), "POST", bad)
+    e = check_error(r, 409, "ALREADY_EXISTS", "2pc graph with a duplicate key")
+    check(e.get("node") == "dup" and e.get("source") == "db_scratch"
+          and "rolled back" in e.get("message", ""), "names node and source, rolled back", e)
+    check(sqlite_rows(scratch) == [(1, "two"), (5, "c")], "the failed 2pc graph left nothing",
+          sqlite_rows(scratch))
+    check(s.stop() == 0, "SIGTERM -> exit 0")
+
+    # 3. --coordinator-log on the command line; a restart recovers from the log.
+    s = Server("twophase-flag", {"catalog": catalog([src])}, ["--coordinator-log", log])
+    g = dict(g2pc, nodes=[write_node("ins", "db_scratch", "INSERT INTO t (id, v) VALUES (3, 'f')")])
+    r = curl(s.url("/query_graph"), "POST", g)
+    check(r.status == 200 and (3, "f") in sqlite_rows(scratch), "--coordinator-log FILE works",
+          (r, sqlite_rows(scratch)))
+    check(s.stop() == 0, "SIGTERM -> exit 0")
+    check("warning" not in s.read_log(), "startup recovery found nothing to complain about",
+          s.read_log()[-2000:])
+
+    # 4. A log that cannot be opened is a startup error naming the file.
+    bad_log = os.path.join(TMP, "no-such-dir", "tx.log")
+    cfg = os.path.join(TMP, "badlog.json")
+    with open(cfg, "w") as f:
+        json.dump({"catalog": catalog([src]), "coordinator_log": bad_log}, f)
+    r = subprocess.run([SERVER_BIN, "--config", cfg, "--port", "0"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    check(r.returncode == 1 and bad_log in r.stderr.decode(),
+          "an unusable coordinator log: exit 1 naming it", (r.returncode, r.stderr[-500:]))
+    r = subprocess.run([SERVER_BIN, "--config", cfg, "--coordinator-log", ""],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    check(r.returncode == 2, "--coordinator-log '' is a usage error", r.returncode)
+
+
+class Pg:
+    """The PostgreSQL test server of scripts/test-servers.sh, through psql."""
+
+    def __init__(self):
+        servers_dir = os.environ.get("QG_TEST_SERVERS_DIR", "")
+        env_file = os.path.join(servers_dir, "postgres.env")
+        if not servers_dir or not os.path.exists(env_file):
+            raise SystemExit("no %s: the PostgreSQL test server is not running (ctest starts "
+                             "it as the qg_servers fixture; by hand: bash "
+                             "scripts/test-servers.sh start DIR and set QG_TEST_SERVERS_DIR)"
+                             % env_file)
+        env = {}
+        with open(env_file) as f:
+            for line in f:
+                line = line.strip()
+                if not line or line.startswith("#") or "=" not in line:
+                    continue
+                k, v = line.split("=", 1)
+                if len(v) >= 2 and v[0] == v[-1] and v[0] in "'\"":
+                    v = v[1:-1]
+                env[k] = v
+        for k in ("QG_TEST_PG_CONNECT", "QG_TEST_PG_USER", "QG_TEST_PG_PASSWORD",
+                  "QG_TEST_PG_BIN"):
+            if not env.get(k):
+                raise SystemExit("%s has no %s" % (env_file, k))
+        self.connect = env["QG_TEST_PG_CONNECT"]
+        self.user = env["QG_TEST_PG_USER"]
+        self.password = env["QG_TEST_PG_PASSWORD"]
+        self.psql_bin = os.path.join(env["QG_TEST_PG_BIN"], "psql")
+        if not os.access(self.psql_bin, os.X_OK):
+            raise SystemExit("no psql at %s" % self.psql_bin)
+        self.env = dict(os.environ, PGPASSWORD=self.password, PGCONNECT_TIMEOUT="10",
+                        PGAPPNAME="qgraph-server-test")
+
+    def cmd(self, *extra):
+        return [self.psql_bin, "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                "%s user=%s" % (self.connect, self.user)] + list(extra)
+
+    def run(self, sql):
+        """Runs `sql` in its own session (autocommit); returns the rows."""
+        p = subprocess.run(self.cmd("-A", "-t", "-F", "|", "-c", sql), env=self.env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        if p.returncode != 0:
+            raise RuntimeError("psql failed on %r: %s" % (sql, p.stderr.decode(errors="replace")))
+        return [l.split("|") for l in p.stdout.decode().splitlines() if l]
+
+    def session(self):
+        """A psql session fed statement by statement on stdin."""
+        return subprocess.Popen(self.cmd(), env=self.env, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def source(self, name, options):
+        return {"name": name, "provider": "postgres",
+                "connect": self.connect + " " + options, "user": self.user,
+                "password": {"env": "QG_TEST_PG_PASSWORD"},
+                "options": {"pool_max": 2, "acquire_timeout": "5s"}}
+
+
+def wait_until(what, fn, limit=60):
+    end = time.time() + limit
+    while time.time() < end:
+        if fn():
+            return check(True, what)
+        time.sleep(0.05)
+    check(False, what + " (within %ds)" % limit)
+    return False
+
+
+LOCK_KEY = 424242  # the advisory lock that orders the conflict
+
+
+def conflict_graph():
+    """Common-mode graph on PostgreSQL: r reads row 1 (taking the repeatable-
+    read snapshot), w logs that the graph ran, s waits for an advisory lock
+    held by the test, u updates row 1. Ordering-only edges r -> w -> s -> u."""
+    src = "pg_rr"
+    return {"transaction": "common",
+            "nodes": [
+                {"node_id": "r", "database_id": src, "input_parameters": [],
+                 "query_string": "SELECT id, v FROM qg_server_tx WHERE id = 1",
+                 "output_fields": ["id", "v"]},
+                write_node("w", src, "INSERT INTO qg_server_tx_log (note) VALUES ('graph ran')"),
+                {"node_id": "s", "database_id": src, "input_parameters": [],
+                 "query_string": "SELECT count(*) AS locked FROM "
+                                 "(SELECT pg_advisory_xact_lock(%d)) l" % LOCK_KEY,
+                 "output_fields": ["locked"]},
+                write_node("u", src, "UPDATE qg_server_tx SET v = 'graph' WHERE id = 1")],
+            "edges": [{"source_node": "r", "target_node": "w"},
+                      {"source_node": "w", "target_node": "s"},
+                      {"source_node": "s", "target_node": "u"}]}
+
+
+def group_conflict():
+    pg = Pg()
+    pg.run("DROP TABLE IF EXISTS qg_server_tx, qg_server_tx_log; "
+           "CREATE TABLE qg_server_tx (id int PRIMARY KEY, v text NOT NULL); "
+           "INSERT INTO qg_server_tx VALUES (1, 'initial'), (2, 'two'); "
+           "CREATE TABLE qg_server_tx_log (note text NOT NULL)")
+    os.environ["QG_TEST_PG_PASSWORD"] = pg.password  # the catalog's {"env": ...} password
+    # Every transaction of this source is REPEATABLE READ: the libpq startup
+    # option travels in the source's connect string, parsed as libpq parses
+    # it. In a quoted conninfo value "\\" is one backslash, and the server
+    # needs "\ " to keep the space inside the -c argument (one backslash,
+    # "repeatable\ read", is refused by psql and the provider alike).
+    rr = pg.source("pg_rr", r"options='-c default_transaction_isolation=repeatable\\ read'")
+    scratch = scratch_sqlite("conflict.sqlite")
+    log = os.path.join(TMP, "conflict-coordinator.log")
+    s = Server("conflict", {"catalog": catalog([rr, {"name": "db_scratch", "provider": "sqlite",
+                                                     "connect": scratch}]),
+                            "coordinator_log": log, "transaction_prefix": "qgsrvtest",
+                            "limits": {"max_execution_time": "120s"}})
+
+    def row1():
+        return pg.run("SELECT v FROM qg_server_tx WHERE id = 1")[0][0]
+
+    def log_rows():
+        return int(pg.run("SELECT count(*) FROM qg_server_tx_log")[0][0])
+
+    def lock_state(granted):
+        return int(pg.run("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                          "AND objid = %d AND granted = %s" % (LOCK_KEY, granted))[0][0])
+
+    r = curl(s.url("/query_graph"), "POST", one_node(
+        "pg_rr", "SELECT current_setting('transaction_isolation') AS iso", ["iso"]))
+    check(r.status == 200 and r.json()["nodes"]["n"]["rows"] == [["repeatable read"]],
+          "the source's connect string sets REPEATABLE READ", r)
+
+    # 1. The conflict. The holder takes the advisory lock; the graph runs r
+    # and w, then blocks in s; the holder updates row 1 and commits (which
+    # releases the lock); u then updates a row changed since r's snapshot:
+    # SQLSTATE 40001 -> ABORTED -> 409. No sleeps: every step waits on the
+    # state of the one before.
+    holder = pg.session()
+    holder.stdin.write(b"BEGIN;\nSELECT pg_advisory_xact_lock(%d);\n" % LOCK_KEY)
+    holder.stdin.flush()
+    wait_until("the test session holds the advisory lock", lambda: lock_state("true") == 1)
+    bg = Background(s.url("/query_graph"), body=conflict_graph(),
+                    headers={"X-Query-Id": "tx-conflict"})
+    check(wait_running(s, "tx-conflict"), "the conflicting graph is running")
+    wait_until("node s waits for the lock (r and w ran)", lambda: lock_state("false") == 1)
+    check(row1() == "initial" and log_rows() == 0,
+          "while the graph runs, its writes are not visible outside its transaction")
+    out, err = holder.communicate(
+        b"UPDATE qg_server_tx SET v = 'outside' WHERE id = 1;\nCOMMIT;\n", timeout=60)
+    check(holder.returncode == 0, "the outside update committed", err.decode(errors="replace"))
+    res = bg.result()
+    e = check_error(res, 409, "ABORTED", "a real serialization failure", query_id="tx-conflict")
+    msg = e.get("message", "")
+    print("info: the 409: %s" % res.text().strip())
+    check(e.get("node") == "u" and e.get("source") == "pg_rr",
+          "the 409 names node u and source pg_rr", e)
+    check("could not serialize" in msg and "rolled back on every source" in msg,
+          "the message carries PostgreSQL's reason and says everything was rolled back", e)
+    check(res.headers.get("content-type", "").startswith("application/json"),
+          "the 409 body is JSON", res.headers)
+    check(row1() == "outside", "row 1 keeps the outside update (u not committed)", row1())
+    check(log_rows() == 0, "node w's insert was rolled back too (nothing of the graph committed)",
+          log_rows())
+    check(pg.run("SELECT v FROM qg_server_tx WHERE id = 2") == [["two"]], "row 2 untouched")
+    check(lock_state("true") + lock_state("false") == 0, "the graph's advisory lock is gone")
+    m = curl(s.url("/metrics")).text()
+    check(metric(m, "qgraph_graphs_total", '{outcome="aborted"}') == 1,
+          "metrics count the conflict as outcome aborted", m)
+    check(metric(m, "qgraph_http_requests_total",
+                 '{endpoint="POST /query_graph",status="409"}') == 1, "metrics: one 409", m)
+    check(all(v == 0 for l, v in ((l, float(l.split()[-1])) for l in m.splitlines()
+                                  if l.startswith("qgraph_pool_in_use{"))),
+          "every connection is back in its pool", m)
+
+    # 2. What a client does with a 409: retry the graph. Alone, it commits.
+    r = curl(s.url("/query_graph"), "POST", conflict_graph())
+    check(r.status == 200 and r.json()["nodes"]["r"]["rows"] == [[1, "outside"]],
+          "the retried graph runs (and reads the outside value)", r)
+    check(row1() == "graph" and log_rows() == 1, "the retry committed u and w",
+          (row1(), log_rows()))
+
+    # 3. 2pc on the real server: PostgreSQL prepares, SQLite is the last
+    # resource; both commit and nothing stays prepared.
+    g = {"transaction": "2pc", "nodes": [
+        write_node("pgw", "pg_rr", "INSERT INTO qg_server_tx_log (note) VALUES ('2pc')"),
+        write_node("sqw", "db_scratch", "INSERT INTO t (id, v) VALUES (7, '2pc')")],
+        "edges": [{"source_node": "pgw", "target_node": "sqw"}]}
+    r = curl(s.url("/query_graph"), "POST", g)
+    check(r.status == 200, "2pc graph over PostgreSQL + SQLite -> 200", r)
+    check(pg.run("SELECT count(*) FROM qg_server_tx_log WHERE note = '2pc'") == [["1"]] and
+          sqlite_rows(scratch) == [(7, "2pc")], "2pc committed on both sources",
+          sqlite_rows(scratch))
+    check(pg.run("SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE 'qgsrvtest.%'")
+          == [["0"]], "no prepared transaction left behind (prefix qgsrvtest)")
+    check(s.stop() == 0, "SIGTERM -> exit 0")
+    pg.run("DROP TABLE IF EXISTS qg_server_tx, qg_server_tx_log")
+
+
 GROUPS = {"endpoints": group_endpoints, "auth": group_auth, "streaming": group_streaming,
-          "cancel": group_cancel, "limits": group_limits, "drain": group_drain}
+          "cancel": group_cancel, "limits": group_limits, "drain": group_drain,
+          "twophase": group_twophase, "conflict": group_conflict}
 
 if __name__ == "__main__":
     os.environ["QG_TEST_BOB_TOKEN"] = TOKENS["bob"]

@@ -3,6 +3,7 @@
 //
 //   qgraph-server --config server.json
 //   qgraph-server --catalog examples/catalog.json --port 0   # prints "listening on ..."
+//   qgraph-server --config server.json --coordinator-log /var/lib/qgraph/tx.log  # 2pc
 //
 // Shutdown: SIGTERM or SIGINT stops accepting connections, lets running
 // graphs finish for --drain-timeout, cancels the rest and exits 0.
@@ -34,6 +35,28 @@ int StartupError(const absl::Status& s) {
   std::fprintf(stderr, "qgraph-server: %s: %s\n", absl::StatusCodeToString(s.code()).c_str(),
                std::string(s.message()).c_str());
   return 1;
+}
+
+// Resolves what a crash left of this server's two-phase commits (prepared
+// branches) and says what it did. Unreachable sources stay in the log; the
+// server starts anyway (graphs on the other sources can run).
+void RecoverAtStartup(qg::Engine& engine, const std::string& log) {
+  auto report = engine.Recover();
+  if (!report.ok()) {
+    std::fprintf(stderr, "qgraph-server: warning: recovery from coordinator log %s failed: %s\n",
+                 log.c_str(), std::string(report.status().message()).c_str());
+    return;
+  }
+  if (report->committed + report->rolled_back + report->resolved_log > 0 ||
+      !report->unresolved.empty()) {
+    std::fprintf(stderr,
+                 "qgraph-server: recovery (%s): %d prepared branch(es) committed, %d rolled "
+                 "back, %d log record(s) resolved\n",
+                 log.c_str(), report->committed, report->rolled_back, report->resolved_log);
+  }
+  for (const std::string& u : report->unresolved) {
+    std::fprintf(stderr, "qgraph-server: warning: recovery: unresolved: %s\n", u.c_str());
+  }
 }
 
 int Main(int argc, char** argv) {
@@ -70,14 +93,19 @@ int Main(int argc, char** argv) {
       std::max<int64_t>(engine_options.limits.max_nodes, config.limits.max_nodes);
   engine_options.limits.max_document_bytes = std::max<int64_t>(
       engine_options.limits.max_document_bytes, static_cast<int64_t>(config.limits.max_body_bytes));
+  engine_options.coordinator_log = config.coordinator_log;
+  engine_options.transaction_prefix = config.transaction_prefix;
+  // Recovery needs the catalog's sources: it runs below, once they are loaded.
+  engine_options.recover_on_open = false;
   auto engine = qg::Engine::Create(engine_options);
-  if (!engine.ok()) return StartupError(engine.status());
+  if (!engine.ok()) return StartupError(engine.status());  // names the log's path
   if (!config.catalog_json.empty()) {
     absl::Status s = (*engine)->LoadCatalogJson(config.catalog_json);
     if (!s.ok()) {
       return StartupError(
           absl::Status(s.code(), config.catalog_origin + ": " + std::string(s.message())));
     }
+    if (!config.coordinator_log.empty()) RecoverAtStartup(**engine, config.coordinator_log);
   } else {
     std::fprintf(stderr,
                  "qgraph-server: warning: no catalog (--catalog or \"catalog\"); "

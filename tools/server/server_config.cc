@@ -203,6 +203,12 @@ absl::Status LoadConfigFile(const std::string& path, ServerConfig* config) {
       if (v.ok())
         (key == "threads" ? config->threads : config->engine_workers) = static_cast<int>(*v);
       s = v.status();
+    } else if (key == "coordinator_log" || key == "transaction_prefix") {
+      auto v = GetString(value, key);
+      if (v.ok() && v->empty()) v = ConfigError(key, "must not be empty");
+      if (v.ok())
+        (key == "coordinator_log" ? config->coordinator_log : config->transaction_prefix) = *v;
+      s = v.status();
     } else if (key == "access_log") {
       auto v = GetBool(value, key);
       if (v.ok()) config->access_log = *v;
@@ -333,6 +339,18 @@ absl::Status ApplyCommandLine(int argc, char** argv, ServerConfig* config, bool*
          config->catalog_origin = std::string(v);
          return absl::OkStatus();
        }},
+      {"--coordinator-log",
+       [config](std::string_view flag, std::string_view v) {
+         if (v.empty()) return absl::InvalidArgumentError(fmt::format("{} needs a FILE", flag));
+         config->coordinator_log = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"--transaction-prefix",
+       [config](std::string_view flag, std::string_view v) {
+         if (v.empty()) return absl::InvalidArgumentError(fmt::format("{} needs a value", flag));
+         config->transaction_prefix = std::string(v);
+         return absl::OkStatus();
+       }},
       {"--max-body-bytes", integer(&l.max_body_bytes, 1, kBig)},
       {"--max-nodes", integer(&l.max_nodes, 1, kBig)},
       {"--max-execution-time", duration(&l.max_execution_time)},
@@ -408,6 +426,22 @@ Endpoints:
   400 bad graph, 401 missing/bad token, 404 unknown source or query, 409 transaction
   conflict, 413 body/graph/result too large, 429 too many running graphs, 499 cancelled,
   503 source unavailable or shutting down, 504 execution time limit.
+  409 with code "ABORTED" is a transaction conflict (a serialization failure or
+  deadlock on a source): in "common" and "2pc" graphs nothing was committed, retry the
+  whole graph ("autonomous" graphs keep what finished before: retry if idempotent).
+  409 "ALREADY_EXISTS" is a duplicate key or a running X-Query-Id: a retry as is fails
+  again. 500 "DATA_LOSS" means a commit was partial; the message names the sources
+  that committed and those that did not.
+
+Transactions: a graph's "transaction" is "autonomous" (default), "common" (one
+transaction per written source, all rolled back on any failure) or "2pc" (as
+common, plus PREPARE and a durable commit decision in the coordinator log; one
+source that cannot prepare, such as SQLite, may take part as the last resource).
+A "2pc" graph that writes needs --coordinator-log; without it, 400
+FAILED_PRECONDITION naming the coordinator log, and nothing runs. At startup,
+with a coordinator log, the server resolves what a crash left prepared (commits
+branches with a logged commit decision, rolls back the rest of its prefix) and
+prints what it did to stderr.
 
 Options (each overrides the config file; durations: 250ms, 30s, 2m):
   --config FILE                 JSON config file (keys below)
@@ -431,13 +465,22 @@ Options (each overrides the config file; durations: 250ms, 30s, 2m):
   --drain-timeout D             on SIGTERM/SIGINT: stop accepting, let running graphs
                                 finish for this long, then cancel them; exit 0 (default 30s)
   --health-timeout D            per-source limit of GET /health (default 5s)
+  --coordinator-log FILE        two-phase commit: the SQLite file recording commit
+                                decisions (created, mode 0600); needed by "2pc"
+                                graphs that write. Relative to the working dir.
+                                Keep it on durable storage; never share it between
+                                servers (default: none, "2pc" writes refused)
+  --transaction-prefix P        2pc global transaction ids start "P." (1-16 of
+                                [A-Za-z0-9_-]; default qg); servers sharing a source
+                                need distinct prefixes: startup recovery rolls back
+                                prepared branches of its own prefix only
   --quiet                       no access log on stderr
   --version                     print the version
   -h, --help                    this help
 
 Config file (JSON; every key optional):
   {"address": "127.0.0.1", "port": 8080, "threads": 0, "engine_workers": 0,
-   "access_log": true,
+   "access_log": true, "coordinator_log": "path/to/tx.log", "transaction_prefix": "qg",
    "tokens": [{"token": "literal" | {"env": "NAME"} | {"file": "PATH"}, "user": "alice"}],
    "limits": {"max_body_bytes": 1048576, "max_nodes": 100, "max_execution_time": "60s",
               "max_result_bytes": 268435456, "max_concurrent_graphs": 32,

@@ -46,6 +46,10 @@ struct ServerConfig {
   Limits limits;
   std::string catalog_json;    // the catalog document (DESIGN.md §8)
   std::string catalog_origin;  // "inline" or its path, for messages
+  // Two-phase commit (qg::EngineOptions::coordinator_log): the SQLite file
+  // recording commit decisions; "" = "2pc" graphs that write are refused.
+  std::string coordinator_log;
+  std::string transaction_prefix = "qg";  // global transaction ids start "<prefix>."
   bool access_log = true;
 };
 

@@ -595,6 +595,14 @@ void Service::HandleQueryGraph(const httplib::Request& req, httplib::Response& r
     if (slot->cancel->cancelled() && result.status().code() == absl::StatusCode::kCancelled) {
       e.http = kStatusCancelled;
     }
+    // The engine's message names its API; say what to set on this server.
+    if (config_.coordinator_log.empty() &&
+        result.status().code() == absl::StatusCode::kFailedPrecondition &&
+        e.message.find("needs a coordinator log") != std::string::npos) {
+      e.message +=
+          "; this server has no coordinator log: set \"coordinator_log\" in its config "
+          "(or --coordinator-log FILE)";
+    }
     return fail(e, LowerCodeName(result.status().code()));
   }
 
