@@ -108,6 +108,17 @@ QG_EXPORT absl::StatusOr<BatchedSql> RewriteBatched(const ParsedSql& sql,
                                                     size_t items, PlaceholderStyle style,
                                                     BatchForm form);
 
+// Rewrites `INSERT … VALUES (<tuple>)` to insert `items` rows in one
+// statement: the tuple is repeated, each copy with its own native
+// placeholders (key parameters as kKeyItem of that row, other parameters as
+// kParam, repeated per row). key_columns is 0: the statement returns no rows.
+// Refused (kFailedPrecondition): anything but one INSERT with one VALUES
+// tuple holding every placeholder and nothing after it (RETURNING, ON
+// CONFLICT / ON DUPLICATE KEY run once per binding).
+QG_EXPORT absl::StatusOr<BatchedSql> RewriteInsertBatched(
+    const ParsedSql& sql, const std::vector<std::string>& key_params, size_t items,
+    PlaceholderStyle style);
+
 }  // namespace qg
 
 #endif  // QG_PLACEHOLDERS_H_

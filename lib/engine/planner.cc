@@ -89,8 +89,11 @@ absl::Status TryBatchForm(PlannedNode& pn, BatchForm form, int64_t requested,
     for (const BatchArg& a : one.args) {
       if (a.kind == BatchArg::Kind::kParam) ++non_key;
     }
-    const int64_t room = static_cast<int64_t>(caps.max_placeholders) - non_key;
-    const int64_t cap = room / static_cast<int64_t>(pn.binding_params.size());
+    // A batched write repeats its whole VALUES tuple per row.
+    const int64_t room = static_cast<int64_t>(caps.max_placeholders) - (pn.is_write ? 0 : non_key);
+    const int64_t per_item = pn.is_write ? static_cast<int64_t>(std::max<size_t>(one.args.size(), 1))
+                                         : static_cast<int64_t>(pn.binding_params.size());
+    const int64_t cap = room / per_item;
     if (cap < 1) {
       return absl::FailedPreconditionError(absl::StrCat(
           "no room for keys under the placeholder limit (", caps.max_placeholders, ")"));
@@ -101,7 +104,8 @@ absl::Status TryBatchForm(PlannedNode& pn, BatchForm form, int64_t requested,
   size = std::max<int64_t>(size, 1);
   req.batch_items = static_cast<size_t>(size);
   QG_ASSIGN_OR_RETURN(Statement full, pn.source->provider->Compile(req));
-  if (full.key_columns != pn.binding_params.size()) {
+  const size_t want_keys = pn.is_write ? 0 : pn.binding_params.size();
+  if (full.key_columns != want_keys) {
     return absl::FailedPreconditionError(absl::StrCat("the provider's batched statement returns ",
                                                       full.key_columns, " key columns for ",
                                                       pn.binding_params.size(), " keys"));
@@ -282,13 +286,25 @@ absl::StatusOr<std::shared_ptr<PlannedGraph>> BuildPlan(const Graph& graph,
       pn.kind = ExecKind::kSingle;
       np.reason = pn.is_write ? "write, no incoming mappings: one execution"
                               : "no incoming mappings: one execution";
-    } else if (pn.is_write) {
-      if (node.strategy == Strategy::kBatched) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(pn.error_prefix, "strategy \"batched\" is not available for write nodes"));
-      }
+    } else if (pn.is_write && node.strategy == Strategy::kPerBinding) {
       pn.kind = ExecKind::kPerBinding;
-      np.reason = "write: one execution per binding";
+      np.reason = "write: forced by strategy \"per_binding\"";
+    } else if (pn.is_write) {
+      const int64_t requested = node.batch_size.value_or(in.default_batch_size);
+      absl::Status batched = PlanBatched(pn, requested);
+      if (batched.ok()) {
+        pn.kind = ExecKind::kBatched;
+        np.reason = absl::StrCat(
+            node.strategy == Strategy::kBatched ? "write, forced by strategy \"batched\""
+                                                : "write, auto",
+            ": rows as one multi-row VALUES per batch");
+      } else if (node.strategy == Strategy::kBatched) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            pn.error_prefix, "strategy \"batched\" is not possible: ", batched.message()));
+      } else {
+        pn.kind = ExecKind::kPerBinding;
+        np.reason = absl::StrCat("write: one execution per binding (", batched.message(), ")");
+      }
     } else if (node.strategy == Strategy::kPerBinding) {
       pn.kind = ExecKind::kPerBinding;
       np.reason = "forced by strategy \"per_binding\"";

@@ -5,7 +5,9 @@
 //
 // Strategy rules (DESIGN.md §5):
 //   - no incoming mappings: kSingle;
-//   - write nodes: kPerBinding (one execution per binding);
+//   - write nodes: kBatched as one multi-row `INSERT … VALUES (…), (…)` per
+//     batch when the statement is a plain INSERT … VALUES (RewriteInsertBatched)
+//     and the provider batches IN lists, else kPerBinding;
 //   - `batched` forced or `auto`: the provider's batch forms are tried
 //     (kAnyArray first when the provider has it and there is one key, it has
 //     no placeholder limit; then kInList), each via Provider::Compile of a

@@ -463,6 +463,90 @@ class BatchRewriter {
 
 }  // namespace
 
+absl::StatusOr<BatchedSql> RewriteInsertBatched(const ParsedSql& sql,
+                                                const std::vector<std::string>& key_params,
+                                                size_t items, PlaceholderStyle style) {
+  auto refuse = [](std::string_view why) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot batch this write: ", sql::Av(why)));
+  };
+  if (items == 0) return absl::InvalidArgumentError("batched rewrite needs at least one item");
+  auto tokens = sql::Lex(sql.text);
+  if (!tokens.ok()) return tokens.status();
+  struct Sig {
+    Token tok;
+    int depth;
+  };
+  std::vector<Sig> sig;
+  int depth = 0;
+  auto text_of = [&](const Token& t) {
+    return std::string_view(sql.text).substr(t.begin, t.end - t.begin);
+  };
+  for (const Token& t : *tokens) {
+    if (!sql::IsSignificant(t)) continue;
+    std::string_view s = text_of(t);
+    if (t.kind == TokenKind::kPunct && (s == ")" || s == "]")) depth = std::max(0, depth - 1);
+    sig.push_back(Sig{t, depth});
+    if (t.kind == TokenKind::kPunct && (s == "(" || s == "[")) ++depth;
+  }
+  while (!sig.empty() && text_of(sig.back().tok) == ";") sig.pop_back();
+  auto is_word = [&](size_t i, std::string_view w) {
+    return i < sig.size() && sig[i].tok.kind == TokenKind::kWord &&
+           sql::EqualsNoCase(text_of(sig[i].tok), w);
+  };
+  if (!is_word(0, "INSERT")) return refuse("not an INSERT … VALUES (…) statement");
+  size_t values = sig.size();
+  for (size_t i = 1; i < sig.size(); ++i) {
+    if (sig[i].depth == 0 && is_word(i, "VALUES")) {
+      values = i;
+      break;
+    }
+    if (sig[i].depth == 0 && (is_word(i, "SELECT") || is_word(i, "WITH"))) {
+      return refuse("INSERT … SELECT");
+    }
+  }
+  if (values + 1 >= sig.size() || text_of(sig[values + 1].tok) != "(") {
+    return refuse("no VALUES (…) tuple");
+  }
+  const size_t open = values + 1;
+  size_t close = open + 1;
+  while (close < sig.size() && !(sig[close].depth == 0 && text_of(sig[close].tok) == ")")) ++close;
+  if (close >= sig.size()) return refuse("an unterminated VALUES tuple");
+  if (close + 1 != sig.size()) {
+    return refuse(absl::StrCat("\"", sql::Av(text_of(sig[close + 1].tok)),
+                               "\" after the VALUES tuple (several rows, RETURNING or an "
+                               "upsert clause run once per binding)"));
+  }
+  const size_t tuple_begin = sig[open].tok.begin;
+  const size_t tuple_end = sig[close].tok.end;
+  for (const Placeholder& p : sql.placeholders) {
+    if (p.begin < tuple_begin || p.end > tuple_end) {
+      return refuse(absl::StrCat("placeholder :", p.name, " outside the VALUES tuple"));
+    }
+  }
+  for (const std::string& k : key_params) {
+    bool used = false;
+    for (const Placeholder& p : sql.placeholders) used = used || p.name == k;
+    if (!used) return refuse(absl::StrCat("key parameter :", k, " is not in the VALUES tuple"));
+  }
+  BatchedSql out;
+  out.text = sql.text.substr(0, tuple_begin);
+  Numberer numberer(style);
+  for (size_t item = 0; item < items; ++item) {
+    if (item > 0) out.text += ", ";
+    size_t pos = tuple_begin;
+    for (const Placeholder& p : sql.placeholders) {
+      out.text.append(sql.text, pos, p.begin - pos);
+      out.text += numberer.Fresh();
+      const bool key = std::find(key_params.begin(), key_params.end(), p.name) != key_params.end();
+      out.args.push_back(BatchArg{key ? BatchArg::Kind::kKeyItem : BatchArg::Kind::kParam, p.name,
+                                  key ? item : 0});
+      pos = p.end;
+    }
+    out.text.append(sql.text, pos, tuple_end - pos);
+  }
+  return out;
+}
+
 absl::StatusOr<BatchedSql> RewriteBatched(const ParsedSql& sql,
                                           const std::vector<std::string>& key_params, size_t items,
                                           PlaceholderStyle style, BatchForm form) {

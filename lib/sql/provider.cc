@@ -97,9 +97,13 @@ absl::StatusOr<Statement> CompileSql(const CompileRequest& request, PlaceholderS
   if (request.batch_items == 0) {
     return absl::InvalidArgumentError("batched compile needs batch_items > 0");
   }
-  if (stmt.is_write) return absl::FailedPreconditionError("cannot batch: a write node");
-  auto batched =
-      RewriteBatched(*parsed, request.key_params, request.batch_items, style, request.form);
+  if (stmt.is_write && request.form != BatchForm::kInList) {
+    return absl::FailedPreconditionError("cannot batch this write: rows go in as VALUES tuples");
+  }
+  auto batched = stmt.is_write
+                     ? RewriteInsertBatched(*parsed, request.key_params, request.batch_items, style)
+                     : RewriteBatched(*parsed, request.key_params, request.batch_items, style,
+                                      request.form);
   if (!batched.ok()) return batched.status();
   stmt.text = std::move(batched->text);
   stmt.args = std::move(batched->args);

@@ -850,6 +850,67 @@ TEST_CASE("tx: a failed on_error=continue node rolls back alone to its savepoint
   }
 }
 
+TEST_CASE("tx: dependent inserts go to PostgreSQL and MariaDB as multi-row VALUES",
+          "[postgres][mysql][tx]") {
+  const std::string prefix = "qgitbw";
+  CleanLeftovers();
+  TempDir dir;
+  const std::string lite = dir.File("src.sqlite");
+  LiteExec(lite, "CREATE TABLE src (id INTEGER PRIMARY KEY)");
+  LiteExec(lite,
+           "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500) "
+           "INSERT INTO src SELECT i + 1000 FROM n");
+  auto engine = TxEngine(prefix, dir.File("tx.log"),
+                         {PgSourceJson("pg"), MySourceJson("my"), LiteSourceJson("lite", lite)});
+  auto graph = [](const std::string& mode, const std::string& strategy) {
+    std::string g = R"J({"transaction": ")J" + mode + R"J(", "params": {"v": "batched"}, "nodes": [
+      {"node_id": "src", "database_id": "lite", "query_string": "SELECT id FROM src",
+       "output_fields": ["id"]})J";
+    for (const char* db : {"pg", "my"}) {
+      g += std::string(R"J(, {"node_id": "ins_)J") + db + R"J(", "database_id": ")J" + db +
+           R"J(", "mode": "write", "strategy": ")J" + strategy +
+           R"J(", "query_string": "INSERT INTO tx_bw (id, v) VALUES (:id, :v)",
+           "input_parameters": ["id", "v"]})J";
+    }
+    g += R"J(], "edges": [
+      {"source_node": "src", "target_node": "ins_pg", "input_mapping": {"src.id": "ins_pg.id"}},
+      {"source_node": "src", "target_node": "ins_my", "input_mapping": {"src.id": "ins_my.id"}}]})J";
+    return g;
+  };
+  for (const std::string mode : {"2pc", "common"}) {
+    INFO("mode " << mode);
+    PgResetTable("tx_bw");
+    MyResetTable("tx_bw");
+    auto r = engine->ExecuteJson(graph(mode, "auto"));
+    INFO(r.status().ToString());
+    REQUIRE(r.ok());
+    for (const char* node : {"ins_pg", "ins_my"}) {
+      INFO(node);
+      CHECK(r->FindNode(node)->stats.rows_affected == 2500);
+      // 1000 rows per statement (3 executions, plus a prepare per statement size)
+      CHECK(r->FindNode(node)->stats.round_trips <= 6);
+    }
+    CHECK(PgCount("SELECT count(*) FROM tx_bw WHERE v = 'batched'") == 2500);
+    CHECK(MyCount("SELECT count(*) FROM tx_bw WHERE v = 'batched'") == 2500);
+
+    // A duplicate key in the last batch of one source: nothing stays anywhere.
+    PgResetTable("tx_bw");
+    MyResetTable("tx_bw");
+    {
+      auto c = MysqlConnect("qgtest");
+      MyExec(*c, "INSERT INTO tx_bw (id, v) VALUES (3400, 'dup')");
+    }
+    auto dup = engine->ExecuteJson(graph(mode, "batched"));
+    REQUIRE_FALSE(dup.ok());
+    CHECK(dup.status().code() == absl::StatusCode::kAlreadyExists);
+    CHECK(PgRows("tx_bw") == std::vector<std::string>{"1|one"});
+    CHECK(MyTableRows("tx_bw") == std::vector<std::string>{"1|one", "3400|dup"});
+    CHECK(InUse(*engine) == 0);
+    CHECK(PgPrepared(prefix) == 0);
+    CHECK(MyPrepared(prefix) == 0);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // e. Pass-through statements.
 

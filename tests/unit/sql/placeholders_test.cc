@@ -256,3 +256,51 @@ TEST_CASE("RewriteBatched rejects bad arguments", "[sql]") {
 
 }  // namespace
 }  // namespace qg
+
+namespace qg {
+namespace {
+
+absl::StatusOr<BatchedSql> InsertBatch(std::string_view sql, std::vector<std::string> keys,
+                                       size_t items,
+                                       PlaceholderStyle style = PlaceholderStyle::kQuestion) {
+  auto parsed = ParseSql(sql);
+  REQUIRE(parsed.ok());
+  return RewriteInsertBatched(*parsed, keys, items, style);
+}
+
+TEST_CASE("RewriteInsertBatched repeats the VALUES tuple per row", "[sql]") {
+  auto b = InsertBatch("INSERT INTO t (id, v) VALUES (:id, 'x:y')", {"id"}, 3);
+  REQUIRE(b.ok());
+  CHECK(b->text == "INSERT INTO t (id, v) VALUES (?, 'x:y'), (?, 'x:y'), (?, 'x:y')");
+  CHECK(Describe(b->args) == "k:id#0 k:id#1 k:id#2");
+  CHECK(b->key_columns == 0);
+
+  // Ordinary parameters repeat in every row; PostgreSQL numbers each one.
+  b = InsertBatch("insert into t values (:a, lower(:tag), :b::int);", {"a", "b"}, 2,
+                  PlaceholderStyle::kDollar);
+  REQUIRE(b.ok());
+  CHECK(b->text == "insert into t values ($1, lower($2), $3::int), ($4, lower($5), $6::int)");
+  CHECK(Describe(b->args) == "k:a#0 p:tag k:b#0 k:a#1 p:tag k:b#1");
+}
+
+TEST_CASE("RewriteInsertBatched refuses what it cannot batch", "[sql]") {
+  const std::vector<std::pair<const char*, const char*>> refused = {
+      {"UPDATE t SET v = 1 WHERE id = :id", "not an INSERT"},
+      {"INSERT INTO t SELECT :id", "INSERT … SELECT"},
+      {"INSERT INTO t VALUES (:id) RETURNING id", "\"RETURNING\" after the VALUES tuple"},
+      {"INSERT INTO t VALUES (:id), (2)", "\",\" after the VALUES tuple"},
+      {"INSERT INTO t VALUES (:id) ON CONFLICT DO NOTHING", "\"ON\" after"},
+      {"INSERT INTO t VALUES (1)", "key parameter :id is not in the VALUES tuple"},
+      {"INSERT INTO t VALUES (:id); DELETE FROM t", "after the VALUES tuple"},
+  };
+  for (const auto& [sql, why] : refused) {
+    INFO(sql);
+    auto b = InsertBatch(sql, {"id"}, 2);
+    REQUIRE_FALSE(b.ok());
+    CHECK(b.status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK_THAT(std::string(b.status().message()), Catch::Contains(why));
+  }
+}
+
+}  // namespace
+}  // namespace qg
