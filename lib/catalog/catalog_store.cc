@@ -75,30 +75,9 @@ constexpr const char* kSelectMappings =
     "SELECT source, scope, local_user, external_user, user_is_current, password_kind, password "
     "FROM user_mappings ORDER BY position";
 
-// A prepared statement, finalized on destruction.
-class Stmt {
- public:
-  Stmt() = default;
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  sqlite3_stmt** out() { return &stmt_; }
-  sqlite3_stmt* get() const { return stmt_; }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-std::string Text(sqlite3_stmt* s, int col) {
-  const unsigned char* p = sqlite3_column_text(s, col);
-  return p == nullptr ? std::string()
-                      : std::string(reinterpret_cast<const char*>(p),
-                                    static_cast<size_t>(sqlite3_column_bytes(s, col)));
-}
-
-void Bind(sqlite3_stmt* s, int i, std::string_view v) {
-  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-}
+using Stmt = SqliteStmt;
+std::string Text(sqlite3_stmt* s, int col) { return SqliteText(s, col); }
+void Bind(sqlite3_stmt* s, int i, std::string_view v) { SqliteBindText(s, i, v); }
 void Bind(sqlite3_stmt* s, int i, int64_t v) { sqlite3_bind_int64(s, i, v); }
 void BindNs(sqlite3_stmt* s, int i, absl::Duration d) {
   sqlite3_bind_int64(s, i, absl::ToInt64Nanoseconds(d));

@@ -34,29 +34,9 @@ CREATE TABLE participants (
 );
 )sql";
 
-class Stmt {
- public:
-  Stmt() = default;
-  ~Stmt() { sqlite3_finalize(s_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  sqlite3_stmt** out() { return &s_; }
-  sqlite3_stmt* get() const { return s_; }
-
- private:
-  sqlite3_stmt* s_ = nullptr;
-};
-
-void BindText(sqlite3_stmt* s, int i, std::string_view v) {
-  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-}
-
-std::string Text(sqlite3_stmt* s, int col) {
-  const unsigned char* p = sqlite3_column_text(s, col);
-  return p == nullptr ? std::string()
-                      : std::string(reinterpret_cast<const char*>(p),
-                                    static_cast<size_t>(sqlite3_column_bytes(s, col)));
-}
+using Stmt = SqliteStmt;
+void BindText(sqlite3_stmt* s, int i, std::string_view v) { SqliteBindText(s, i, v); }
+std::string Text(sqlite3_stmt* s, int col) { return SqliteText(s, col); }
 
 }  // namespace
 

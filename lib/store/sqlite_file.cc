@@ -11,6 +11,17 @@
 
 namespace qg {
 
+std::string SqliteText(sqlite3_stmt* s, int col) {
+  const unsigned char* p = sqlite3_column_text(s, col);
+  return p == nullptr ? std::string()
+                      : std::string(reinterpret_cast<const char*>(p),
+                                    static_cast<size_t>(sqlite3_column_bytes(s, col)));
+}
+
+void SqliteBindText(sqlite3_stmt* s, int i, std::string_view v) {
+  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+
 absl::StatusOr<sqlite3*> OpenPrivateSqliteFile(const std::string& path, std::string_view what) {
   if (path.empty()) return absl::InvalidArgumentError(fmt::format("{}: empty path", what));
   // Create the file ourselves so its mode is 0600 whatever the umask;

@@ -15,6 +15,25 @@
 
 namespace qg {
 
+// A prepared statement, finalized on destruction.
+class SqliteStmt {
+ public:
+  SqliteStmt() = default;
+  ~SqliteStmt() { sqlite3_finalize(stmt_); }
+  SqliteStmt(const SqliteStmt&) = delete;
+  SqliteStmt& operator=(const SqliteStmt&) = delete;
+  sqlite3_stmt** out() { return &stmt_; }
+  sqlite3_stmt* get() const { return stmt_; }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// Column `col` of the current row as text ("" for NULL).
+std::string SqliteText(sqlite3_stmt* s, int col);
+// Binds text (copied).
+void SqliteBindText(sqlite3_stmt* s, int i, std::string_view v);
+
 // `what` names the file in errors ("catalog file", "coordinator log").
 // The caller owns the handle (sqlite3_close).
 absl::StatusOr<sqlite3*> OpenPrivateSqliteFile(const std::string& path, std::string_view what);
