@@ -164,6 +164,9 @@ struct Capabilities {
   bool batch_any_array = false;  // supports BatchForm::kAnyArray
   size_t max_batch_items = 0;    // provider-native batch limit (0 = bounded by placeholders)
   bool writes = false;
+  // False when the source takes one writer at a time (SQLite's database
+  // lock): write nodes then run on one connection instead of contending.
+  bool parallel_writes = true;
   bool transactions = false;
   bool savepoints = false;
   bool two_phase = false;

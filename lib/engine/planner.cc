@@ -260,6 +260,7 @@ absl::StatusOr<std::shared_ptr<PlannedGraph>> BuildPlan(const Graph& graph,
     const SourceHandle& src = *pn.source;
     pn.is_write = node.mode == NodeMode::kWrite;
     pn.max_parallelism = std::max(1, std::min(src.config.pool.pool_max, in.workers));
+    if (pn.is_write && !src.caps.parallel_writes) pn.max_parallelism = 1;
     if (pn.is_write && !src.caps.writes) {
       return absl::InvalidArgumentError(absl::StrCat(pn.error_prefix, "provider \"",
                                                      std::string(src.provider->name()),

@@ -37,6 +37,7 @@ class SqliteProvider : public Provider {
     c.batch_in_list = true;
     c.writes = true;
     c.transactions = true;
+    c.parallel_writes = false;  // one writer per database file
     c.savepoints = true;
     c.two_phase = false;
     c.cancel = true;

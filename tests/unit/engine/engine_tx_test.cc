@@ -295,6 +295,7 @@ TEST_CASE("dependent inserts are batched as multi-row VALUES", "[engine][tx]") {
   // per_binding gives the same rows with one round trip each.
   SqlExec(env->b, "DELETE FROM t WHERE id > 1");
   auto per = env->engine->ExecuteJson(graph("per_binding", "autonomous"));
+  INFO(per.status().ToString());
   REQUIRE(per.ok());
   CHECK(per->FindNode("ins")->stats.round_trips == 2500);
   CHECK(SqlRows(env->b, "SELECT count(*) FROM t") == std::vector<std::string>{"2501"});
