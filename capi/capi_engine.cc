@@ -218,7 +218,8 @@ QG_API int qg_engine_recover(qg_engine* engine, char** report_json) {
     if (!report.ok()) return SetError(report.status());
     if (report_json != nullptr) {
       char* copy = qg::capi::CopyOut(qg::RecoveryReportJson(*report));
-      if (copy == nullptr) return SetError(QG_RESOURCE_EXHAUSTED, "qg_engine_recover: out of memory");
+      if (copy == nullptr)
+        return SetError(QG_RESOURCE_EXHAUSTED, "qg_engine_recover: out of memory");
       *report_json = copy;
     }
     return QG_OK;

@@ -75,10 +75,10 @@ struct EngineOptions {
 };
 
 struct ExecuteOptions {
-  std::string user;                       // the caller's local user (picks user mappings)
-  ParamList params;                       // override the graph's "params"
-  std::shared_ptr<CancelToken> cancel;    // cancel from another thread
-  std::optional<absl::Duration> timeout;  // overrides the graph's timeout_ms
+  std::string user;                            // the caller's local user (picks user mappings)
+  ParamList params;                            // override the graph's "params"
+  std::shared_ptr<CancelToken> cancel;         // cancel from another thread
+  std::optional<absl::Duration> timeout;       // overrides the graph's timeout_ms
   std::optional<TransactionMode> transaction;  // overrides the graph's "transaction"
 };
 

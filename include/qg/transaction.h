@@ -52,17 +52,17 @@ struct ParticipantOutcome {
 };
 
 struct TransactionReport {
-  std::string mode;  // "common" | "2pc" ("" for autonomous: no report)
-  std::string id;    // 2pc: the graph's transaction id inside every gid
+  std::string mode;                              // "common" | "2pc" ("" for autonomous: no report)
+  std::string id;                                // 2pc: the graph's transaction id inside every gid
   std::vector<ParticipantOutcome> participants;  // in commit order
 };
 
 // What Engine::Recover() did. A transaction whose source was unreachable
 // stays in the log for the next Recover().
 struct RecoveryReport {
-  int committed = 0;      // prepared branches committed (decision: commit)
-  int rolled_back = 0;    // prepared branches rolled back (no commit decision)
-  int resolved_log = 0;   // coordinator log records finished and removed
+  int committed = 0;                    // prepared branches committed (decision: commit)
+  int rolled_back = 0;                  // prepared branches rolled back (no commit decision)
+  int resolved_log = 0;                 // coordinator log records finished and removed
   std::vector<std::string> unresolved;  // "source: reason", sources still unreachable
 };
 

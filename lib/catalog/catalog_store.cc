@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "common/status_macros.h"
-#include "store/sqlite_file.h"
 #include "fmt/format.h"
+#include "store/sqlite_file.h"
 
 namespace qg {
 

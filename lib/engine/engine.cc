@@ -361,10 +361,10 @@ class EngineImpl final : public Engine {
     absl::StatusOr<GraphResult> result = RunGraph(ctx);
     if (!result.ok()) {
       tx.Rollback(&report);
-      return absl::Status(result.status().code(),
-                          absl::StrCat(result.status().message(), "; transaction \"",
-                                       std::string(TransactionModeName(mode)),
-                                       "\" rolled back on every source"));
+      return absl::Status(
+          result.status().code(),
+          absl::StrCat(result.status().message(), "; transaction \"",
+                       std::string(TransactionModeName(mode)), "\" rolled back on every source"));
     }
     QG_RETURN_IF_ERROR(tx.Commit(txlog_.get(), options.user, options_.transaction_hook, &report));
     result->transaction = std::move(report);
@@ -494,7 +494,7 @@ class EngineImpl final : public Engine {
   }
 
   const EngineOptions options_;
-  const std::unique_ptr<CatalogStore> store_;  // with catalog_path
+  const std::unique_ptr<CatalogStore> store_;    // with catalog_path
   const std::unique_ptr<CoordinatorLog> txlog_;  // with coordinator_log
   mutable absl::Mutex mu_;
   absl::flat_hash_set<std::string> inflight_tx_ ABSL_GUARDED_BY(mu_);

@@ -91,8 +91,9 @@ absl::Status TryBatchForm(PlannedNode& pn, BatchForm form, int64_t requested,
     }
     // A batched write repeats its whole VALUES tuple per row.
     const int64_t room = static_cast<int64_t>(caps.max_placeholders) - (pn.is_write ? 0 : non_key);
-    const int64_t per_item = pn.is_write ? static_cast<int64_t>(std::max<size_t>(one.args.size(), 1))
-                                         : static_cast<int64_t>(pn.binding_params.size());
+    const int64_t per_item = pn.is_write
+                                 ? static_cast<int64_t>(std::max<size_t>(one.args.size(), 1))
+                                 : static_cast<int64_t>(pn.binding_params.size());
     const int64_t cap = room / per_item;
     if (cap < 1) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -295,10 +296,10 @@ absl::StatusOr<std::shared_ptr<PlannedGraph>> BuildPlan(const Graph& graph,
       absl::Status batched = PlanBatched(pn, requested);
       if (batched.ok()) {
         pn.kind = ExecKind::kBatched;
-        np.reason = absl::StrCat(
-            node.strategy == Strategy::kBatched ? "write, forced by strategy \"batched\""
-                                                : "write, auto",
-            ": rows as one multi-row VALUES per batch");
+        np.reason = absl::StrCat(node.strategy == Strategy::kBatched
+                                     ? "write, forced by strategy \"batched\""
+                                     : "write, auto",
+                                 ": rows as one multi-row VALUES per batch");
       } else if (node.strategy == Strategy::kBatched) {
         return absl::InvalidArgumentError(absl::StrCat(
             pn.error_prefix, "strategy \"batched\" is not possible: ", batched.message()));

@@ -63,10 +63,10 @@ absl::StatusOr<std::vector<std::shared_ptr<SourceHandle>>> TransactionParticipan
     if (!pn->is_write) continue;
     const SourceHandle& s = *pn->source;
     if (!s.caps.transactions) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          pn->error_prefix, "transaction \"", mode_name, "\" cannot include a write to provider \"",
-          std::string(s.provider->name()),
-          "\": it has no transactions (run the graph as \"autonomous\")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(pn->error_prefix, "transaction \"", mode_name,
+                       "\" cannot include a write to provider \"", std::string(s.provider->name()),
+                       "\": it has no transactions (run the graph as \"autonomous\")"));
     }
     bool seen = false;
     for (const auto& p : out) seen = seen || p->pool_key == s.pool_key;
@@ -76,10 +76,10 @@ absl::StatusOr<std::vector<std::shared_ptr<SourceHandle>>> TransactionParticipan
     if (pn->node->on_error != OnError::kContinue) continue;
     for (const auto& p : out) {
       if (p->pool_key == pn->source->pool_key && !p->caps.savepoints) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            pn->error_prefix, "on_error \"continue\" in transaction \"", mode_name,
-            "\" needs savepoints, which provider \"", std::string(p->provider->name()),
-            "\" lacks"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(pn->error_prefix, "on_error \"continue\" in transaction \"", mode_name,
+                         "\" needs savepoints, which provider \"", std::string(p->provider->name()),
+                         "\" lacks"));
       }
     }
   }
@@ -157,9 +157,9 @@ absl::Status TransactionBroker::Open(CancelToken* cancel) {
     absl::Status st = p->conn->Begin(o);
     if (!st.ok()) {
       if (p->conn->broken()) p->conn.MarkBroken();
-      return absl::Status(st.code(), absl::StrCat("transaction \"", std::string(ModeName(mode_)),
-                                                  "\": begin on source ", Who(*p->source), ": ",
-                                                  st.message()));
+      return absl::Status(
+          st.code(), absl::StrCat("transaction \"", std::string(ModeName(mode_)),
+                                  "\": begin on source ", Who(*p->source), ": ", st.message()));
     }
     p->began = true;
   }
@@ -173,8 +173,8 @@ TxParticipant* TransactionBroker::Find(const SourceHandle& source) {
   return nullptr;
 }
 
-absl::StatusOr<std::unique_ptr<ConnectionLease>> TransactionBroker::Acquire(
-    const PlannedNode& node, CancelToken* cancel) {
+absl::StatusOr<std::unique_ptr<ConnectionLease>> TransactionBroker::Acquire(const PlannedNode& node,
+                                                                            CancelToken* cancel) {
   TxParticipant* p = Find(*node.source);
   if (p == nullptr) return pools_.Acquire(node, cancel);
   if (!p->began || !p->conn) return absl::InternalError("transaction participant is not open");
@@ -220,8 +220,7 @@ void TransactionBroker::RollbackRest(TransactionReport* report) {
         !p.began || !p.conn) {
       continue;
     }
-    absl::Status st =
-        p.prepared ? p.conn->RollbackPrepared(p.gid) : p.conn->Rollback();
+    absl::Status st = p.prepared ? p.conn->RollbackPrepared(p.gid) : p.conn->Rollback();
     if (st.ok()) {
       p.prepared = false;
     } else {
@@ -244,9 +243,9 @@ absl::Status TransactionBroker::Commit(CoordinatorLog* log, const std::string& l
     TxParticipant& p = *participants_[i];
     if (p.failed.load()) {
       RollbackRest(report);
-      return absl::AbortedError(absl::StrCat(
-          "transaction \"", std::string(ModeName(mode_)), "\" rolled back on every source: source ",
-          Who(*p.source), " failed: ", p.failure));
+      return absl::AbortedError(absl::StrCat("transaction \"", std::string(ModeName(mode_)),
+                                             "\" rolled back on every source: source ",
+                                             Who(*p.source), " failed: ", p.failure));
     }
   }
   if (mode_ == TransactionMode::kTwoPhase) return CommitTwoPhase(log, local_user, hook, report);
@@ -275,10 +274,9 @@ absl::Status TransactionBroker::CommitCommon(TransactionReport* report) {
       not_committed.push_back(Who(*participants_[k]->source));
     }
     if (committed.empty()) {
-      return absl::AbortedError(
-          absl::StrCat("transaction \"common\": commit failed on source ", Who(*p.source), ": ",
-                       st.message(), "; nothing was committed (rolled back on ",
-                       absl::StrJoin(not_committed, ", "), ")"));
+      return absl::AbortedError(absl::StrCat(
+          "transaction \"common\": commit failed on source ", Who(*p.source), ": ", st.message(),
+          "; nothing was committed (rolled back on ", absl::StrJoin(not_committed, ", "), ")"));
     }
     return absl::DataLossError(absl::StrCat(
         "transaction \"common\": commit failed on source ", Who(*p.source), ": ", st.message(),

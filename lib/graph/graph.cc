@@ -51,8 +51,8 @@ absl::StatusOr<TransactionMode> ParseTransactionMode(std::string_view name) {
        {TransactionMode::kAutonomous, TransactionMode::kCommon, TransactionMode::kTwoPhase}) {
     if (name == TransactionModeName(m)) return m;
   }
-  return absl::InvalidArgumentError(fmt::format(
-      "unknown transaction mode \"{}\" (autonomous, common or 2pc)", name));
+  return absl::InvalidArgumentError(
+      fmt::format("unknown transaction mode \"{}\" (autonomous, common or 2pc)", name));
 }
 
 std::vector<int> TopologicalOrder(const Graph& graph) {

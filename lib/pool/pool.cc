@@ -204,8 +204,7 @@ absl::StatusOr<PooledConnection> ConnectionPool::AcquireBy(absl::Time deadline,
     waited = true;
     ++waiting_;
     auto ready = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-      return !idle_.empty() || has_room() ||
-             (cancel != nullptr && cancel->cancelled());
+      return !idle_.empty() || has_room() || (cancel != nullptr && cancel->cancelled());
     };
     const bool woke = mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
     if (!woke) {

@@ -100,10 +100,10 @@ absl::StatusOr<Statement> CompileSql(const CompileRequest& request, PlaceholderS
   if (stmt.is_write && request.form != BatchForm::kInList) {
     return absl::FailedPreconditionError("cannot batch this write: rows go in as VALUES tuples");
   }
-  auto batched = stmt.is_write
-                     ? RewriteInsertBatched(*parsed, request.key_params, request.batch_items, style)
-                     : RewriteBatched(*parsed, request.key_params, request.batch_items, style,
-                                      request.form);
+  auto batched =
+      stmt.is_write
+          ? RewriteInsertBatched(*parsed, request.key_params, request.batch_items, style)
+          : RewriteBatched(*parsed, request.key_params, request.batch_items, style, request.form);
   if (!batched.ok()) return batched.status();
   stmt.text = std::move(batched->text);
   stmt.args = std::move(batched->args);

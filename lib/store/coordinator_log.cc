@@ -73,14 +73,13 @@ absl::StatusOr<std::unique_ptr<CoordinatorLog>> CoordinatorLog::Open(const std::
   if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, v.out(),
                          nullptr) != SQLITE_OK ||
       sqlite3_step(v.get()) != SQLITE_ROW) {
-    return absl::FailedPreconditionError(
-        fmt::format("{} {}: no schema version", kWhat, path));
+    return absl::FailedPreconditionError(fmt::format("{} {}: no schema version", kWhat, path));
   }
   const std::string version = Text(v.get(), 0);
   if (version != std::to_string(kSchemaVersion)) {
-    return absl::FailedPreconditionError(fmt::format(
-        "{} {}: schema version {} is not supported (this build reads version {})", kWhat, path,
-        version, kSchemaVersion));
+    return absl::FailedPreconditionError(
+        fmt::format("{} {}: schema version {} is not supported (this build reads version {})",
+                    kWhat, path, version, kSchemaVersion));
   }
   return log;
 }
@@ -161,8 +160,8 @@ absl::Status CoordinatorLog::DecideCommit(std::string_view id) {
 absl::Status CoordinatorLog::Forget(std::string_view id) {
   absl::MutexLock lock(&mu_);
   QG_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE", "removing a resolved transaction"));
-  for (const char* sql : {"DELETE FROM participants WHERE tx_id = ?",
-                          "DELETE FROM transactions WHERE id = ?"}) {
+  for (const char* sql :
+       {"DELETE FROM participants WHERE tx_id = ?", "DELETE FROM transactions WHERE id = ?"}) {
     Stmt s;
     if (sqlite3_prepare_v2(db_, sql, -1, s.out(), nullptr) != SQLITE_OK) {
       absl::Status st = Error("removing a resolved transaction");

@@ -39,8 +39,7 @@ void SqliteBindText(sqlite3_stmt* s, int i, std::string_view v);
 absl::StatusOr<sqlite3*> OpenPrivateSqliteFile(const std::string& path, std::string_view what);
 
 // True when the file has no pages yet (just created, or empty).
-absl::StatusOr<bool> SqliteFileIsEmpty(sqlite3* db, std::string_view what,
-                                       const std::string& path);
+absl::StatusOr<bool> SqliteFileIsEmpty(sqlite3* db, std::string_view what, const std::string& path);
 
 }  // namespace qg
 

@@ -127,9 +127,8 @@ TEST_CASE("pg engine: the seed graph across two databases equals the native join
 
 // Active statements whose text contains `marker`.
 std::string ActiveWith(const std::string& marker) {
-  return SuperSql(
-      "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%" + marker +
-      "%' AND pid <> pg_backend_pid()");
+  return SuperSql("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%" +
+                  marker + "%' AND pid <> pg_backend_pid()");
 }
 
 TEST_CASE("pg engine: a backend killed mid-query fails the graph within 2 s",

@@ -47,8 +47,8 @@ struct Shipment {
   int weight_kg;
 };
 const std::vector<Shipment> kShipments = {
-    {10, "DHL", 2},    {11, "Post, Inc.", 5}, {30, "Łódź \"Express\"", 1},
-    {50, "DHL", 3},    {52, "UPS", 4},        {99, "DHL", 9},
+    {10, "DHL", 2}, {11, "Post, Inc.", 5}, {30, "Łódź \"Express\"", 1},
+    {50, "DHL", 3}, {52, "UPS", 4},        {99, "DHL", 9},
 };
 // SQLite tiers.
 struct Tier {
@@ -316,8 +316,10 @@ TEST_CASE("pg mix: REST -> PostgreSQL -> REST, CSV and SQLite equals the native 
   // serves them, the CSV and SQLite rows as written.
   auto pg = PgConnect("qgtest");
   StoreRestBody(*pg, "/users");
-  for (int uid = 1; uid <= 9; ++uid) StoreRestBody(*pg, "/users/" + std::to_string(uid) + "/orders");
-  auto want_rows = PgQuery(*pg, R"(
+  for (int uid = 1; uid <= 9; ++uid)
+    StoreRestBody(*pg, "/users/" + std::to_string(uid) + "/orders");
+  auto want_rows =
+      PgQuery(*pg, R"(
       WITH u AS (
         SELECT e->>'id' AS id, e->>'name' AS name, e->>'city' AS city
         FROM pgmix_rest r, jsonb_array_elements(r.body) e WHERE r.path = :users),
@@ -334,8 +336,7 @@ TEST_CASE("pg mix: REST -> PostgreSQL -> REST, CSV and SQLite equals the native 
       JOIN pgmix_shipments s ON s.order_id = o.order_id::int
       JOIN pgmix_tiers t ON t.tier = a.tier
       JOIN u m ON m.id::int = a.manager_id)",
-                           {{"users", Value::String("/users")},
-                            {"orders", Value::String("/users/%/orders")}});
+              {{"users", Value::String("/users")}, {"orders", Value::String("/users/%/orders")}});
   INFO(want_rows.status().ToString());
   REQUIRE(want_rows.ok());
   std::vector<std::string> want;

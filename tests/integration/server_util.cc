@@ -24,9 +24,8 @@ std::unique_ptr<Connection> ConnectOrFail(Provider& provider, const ConnectReque
   return std::move(*c);
 }
 
-absl::StatusOr<CollectedRows> RunQuery(Provider& provider, Connection& conn,
-                                       const std::string& sql, const ParamList& params,
-                                       ExecStats* stats) {
+absl::StatusOr<CollectedRows> RunQuery(Provider& provider, Connection& conn, const std::string& sql,
+                                       const ParamList& params, ExecStats* stats) {
   CompileRequest req;
   req.query_string = sql;
   for (const auto& [name, value] : params) req.input_parameters.push_back(name);

@@ -39,9 +39,8 @@ std::unique_ptr<Connection> ConnectOrFail(Provider& provider, const ConnectReque
 
 // Compiles `sql` (with :name placeholders, each name in `params` declared)
 // with `provider` and runs it on `conn` with the values bound.
-absl::StatusOr<CollectedRows> RunQuery(Provider& provider, Connection& conn,
-                                       const std::string& sql, const ParamList& params = {},
-                                       ExecStats* stats = nullptr);
+absl::StatusOr<CollectedRows> RunQuery(Provider& provider, Connection& conn, const std::string& sql,
+                                       const ParamList& params = {}, ExecStats* stats = nullptr);
 
 // Polls every 20 ms, up to `timeout_ms`, until `pred` is true; returns
 // whether it became true.

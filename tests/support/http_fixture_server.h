@@ -71,7 +71,8 @@ class HttpFixtureServer {
     char line[64] = {0};
     const bool got = fgets(line, sizeof line, f) != nullptr;
     fclose(f);
-    INFO("python3 " << QG_SOURCE_DIR << "/tests/unit/http/fixture_server.py did not print its port");
+    INFO("python3 " << QG_SOURCE_DIR
+                    << "/tests/unit/http/fixture_server.py did not print its port");
     REQUIRE(got);
     REQUIRE(sscanf(line, "PORT %d", &port_) == 1);
   }

@@ -24,8 +24,9 @@ std::unique_ptr<TxEnv> MakeEnv(EngineOptions options = {}) {
   env->a = env->dir.File("a.sqlite");
   env->b = env->dir.File("b.sqlite");
   for (const std::string& f : {env->a, env->b}) {
-    SqlExec(f, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL);"
-               "INSERT INTO t VALUES (1, 'one');");
+    SqlExec(f,
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL);"
+            "INSERT INTO t VALUES (1, 'one');");
   }
   auto engine = Engine::Create(options);
   REQUIRE(engine.ok());
@@ -173,9 +174,9 @@ TEST_CASE("2pc admits one source that cannot prepare, as the last resource", "[e
     auto r = env->engine->ExecuteJson(WriteChain(2, -1, "2pc"));
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().code() == absl::StatusCode::kInvalidArgument);
-    CHECK_THAT(std::string(r.status().message()),
-               Catch::Contains("\"a\"") && Catch::Contains("\"b\"") &&
-                   Catch::Contains("at most one"));
+    CHECK_THAT(std::string(r.status().message()), Catch::Contains("\"a\"") &&
+                                                      Catch::Contains("\"b\"") &&
+                                                      Catch::Contains("at most one"));
     CHECK(Rows(env->a).size() == 1);
     CHECK(Rows(env->b).size() == 1);
   }
@@ -215,10 +216,9 @@ TEST_CASE("common: a commit failure names what committed and what did not", "[en
   auto r = env.engine->ExecuteJson(graph);
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().code() == absl::StatusCode::kDataLoss);
-  CHECK_THAT(std::string(r.status().message()),
-             Catch::Contains("commit failed on source \"db\"") &&
-                 Catch::Contains("committed on \"a_sqlite\"") &&
-                 Catch::Contains("not committed on \"db\""));
+  CHECK_THAT(std::string(r.status().message()), Catch::Contains("commit failed on source \"db\"") &&
+                                                    Catch::Contains("committed on \"a_sqlite\"") &&
+                                                    Catch::Contains("not committed on \"db\""));
   CHECK(SqlRows(dir.File("a.sqlite"), "SELECT id FROM t") == std::vector<std::string>{"1"});
   CHECK(TotalInUse(*env.engine) == 0);
 
@@ -251,9 +251,10 @@ TEST_CASE("common: a source without transactions cannot be written", "[engine][t
 
 TEST_CASE("dependent inserts are batched as multi-row VALUES", "[engine][tx]") {
   auto env = MakeEnv();
-  SqlExec(env->a, "CREATE TABLE src (id INTEGER PRIMARY KEY);"
-                  "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500)"
-                  " INSERT INTO src SELECT i + 1000 FROM n;");
+  SqlExec(env->a,
+          "CREATE TABLE src (id INTEGER PRIMARY KEY);"
+          "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500)"
+          " INSERT INTO src SELECT i + 1000 FROM n;");
   auto graph = [](const std::string& strategy, const std::string& mode) {
     return R"J({"transaction": ")J" + mode + R"J(", "nodes": [
       {"node_id": "src", "database_id": "a", "query_string": "SELECT id FROM src",

@@ -28,8 +28,8 @@ TEST_CASE("coordinator log records, decides, forgets, and reopens identical", "[
     struct stat st {};
     REQUIRE(stat(path.c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
-    LoggedTransaction t1{"aaaa", false,
-                         {{"pg", "alice", "qg.aaaa.0", false}, {"lite", "alice", "", true}}};
+    LoggedTransaction t1{
+        "aaaa", false, {{"pg", "alice", "qg.aaaa.0", false}, {"lite", "alice", "", true}}};
     LoggedTransaction t2{"bbbb", false, {{"my", "", "qg.bbbb.0", false}}};
     REQUIRE((*log)->Begin(t1).ok());
     REQUIRE((*log)->Begin(t2).ok());
@@ -77,8 +77,8 @@ TEST_CASE("coordinator log refuses files that are not its own", "[store]") {
   std::filesystem::remove(other);
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(other.c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "CREATE TABLE meta (key TEXT, value TEXT)", nullptr, nullptr,
-                       nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "CREATE TABLE meta (key TEXT, value TEXT)", nullptr, nullptr, nullptr) ==
+          SQLITE_OK);
   sqlite3_close(db);
   auto o = CoordinatorLog::Open(other);
   REQUIRE_FALSE(o.ok());
