@@ -9,24 +9,13 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "providers/mysql/mysql_connection.h"
+#include "sql/connection_cost_estimator.h"
 
 namespace qg {
 namespace {
 
 // The protocol's 16-bit parameter count.
 constexpr size_t kMaxPlaceholders = 65535;
-
-class MysqlCostEstimator final : public CostEstimator {
- public:
-  absl::StatusOr<CostEstimate> Estimate(Connection& conn, const Statement& stmt,
-                                        const std::vector<BoundArg>& args) override {
-    auto* my = dynamic_cast<mysql::MysqlConnection*>(&conn);
-    if (my == nullptr) {
-      return absl::InvalidArgumentError("mysql cost estimator: not a mysql connection");
-    }
-    return my->Estimate(stmt, args);
-  }
-};
 
 class MysqlProvider final : public Provider {
  public:
@@ -80,7 +69,7 @@ class MysqlProvider final : public Provider {
   CostEstimator* cost_estimator() override { return &estimator_; }
 
  private:
-  MysqlCostEstimator estimator_;
+  ConnectionCostEstimator<mysql::MysqlConnection> estimator_{"mysql"};
 };
 
 }  // namespace

@@ -6,21 +6,10 @@
 
 #include "providers/postgres/pg_status.h"
 #include "providers/postgres/postgres_connection.h"
+#include "sql/connection_cost_estimator.h"
 
 namespace qg {
 namespace {
-
-class PostgresCostEstimator final : public CostEstimator {
- public:
-  absl::StatusOr<CostEstimate> Estimate(Connection& conn, const Statement& stmt,
-                                        const std::vector<BoundArg>& args) override {
-    auto* pg = dynamic_cast<pg::PostgresConnection*>(&conn);
-    if (pg == nullptr) {
-      return absl::InvalidArgumentError("postgres cost estimator: not a postgres connection");
-    }
-    return pg->Estimate(stmt, args);
-  }
-};
 
 class PostgresProvider final : public Provider {
  public:
@@ -63,7 +52,7 @@ class PostgresProvider final : public Provider {
   CostEstimator* cost_estimator() override { return &estimator_; }
 
  private:
-  PostgresCostEstimator estimator_;
+  ConnectionCostEstimator<pg::PostgresConnection> estimator_{"postgres"};
 };
 
 }  // namespace
