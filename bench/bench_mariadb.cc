@@ -7,57 +7,30 @@
 //   naive    the seed's pseudocode: one prepared orders query per user
 // at two selectivities: one city (~2% of users) and all users (1M rows).
 //
-//   bench_mariadb [ENV_FILE]
+//   bench_mariadb [ENV_FILE] [--only=WORD,...] [--selectivity=city|all] [--reps=N]
 //
-// Server: ENV_FILE (a mariadb.env written by scripts/start-mariadb.sh), else
-// the QG_TEST_MYSQL_* variables, else $QG_TEST_SERVERS_DIR (default
-// BUILD/test-servers)/mariadb.env; when there is none it starts a server
-// with scripts/start-mariadb.sh in BUILD/bench-servers and stops it
-// afterwards. Times are medians; the program prints ratios and never fails
-// on them.
+// Server and options: bench_common.h (ENV_FILE, else QG_TEST_MYSQL_* already
+// set, else $QG_TEST_SERVERS_DIR (default BUILD/test-servers)/mariadb.env,
+// else a server started in BUILD/bench-servers and stopped afterwards).
+// Times are medians with min..max; the program prints ratios and never
+// fails on them.
 #include <mysql.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "bench_common.h"
 #include "qg/engine.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-constexpr int kUsers = 100000;
-constexpr int kOrders = 1000000;
-constexpr int kCities = 50;  // one city = 2% of users
-
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? v : "";
-}
-
-bool LoadEnvFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return false;
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t eq = line.find('=');
-    if (eq == std::string::npos || line[0] == '#') continue;
-    std::string value = line.substr(eq + 1);
-    if (value.size() >= 2 && value.front() == '\'' && value.back() == '\'') {
-      value = value.substr(1, value.size() - 2);
-    }
-    setenv(line.substr(0, eq).c_str(), value.c_str(), 0);
-  }
-  return true;
-}
+using namespace qg_bench;  // NOLINT: the bench's own helpers
 
 // A plain Connector/C session for the baselines.
 class Conn {
@@ -121,22 +94,6 @@ class Conn {
   std::vector<MYSQL_STMT*> stmts_;
 };
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-double Time(int reps, bool warm, const std::function<size_t()>& fn, size_t* rows) {
-  if (warm) *rows = fn();
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    auto t0 = Clock::now();
-    *rows = fn();
-    t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-  }
-  return Median(t);
-}
-
 struct Server {
   std::string port, user, password;
 };
@@ -178,47 +135,13 @@ void Setup(const Server& s) {
   }
 }
 
-std::string SeedGraph(bool one_city, const std::string& strategy) {
-  std::string users = one_city ? "SELECT id, name, city FROM bench_users WHERE city = :city"
-                               : "SELECT id, name, city FROM bench_users";
-  std::string inputs = one_city ? R"(["city"])" : "[]";
-  return R"({"nodes": [
-    {"node_id": "user_data", "database_id": "db_users", "query_string": ")" +
-         users + R"(", "input_parameters": )" + inputs +
-         R"(, "output_fields": ["id", "name", "city"]},
-    {"node_id": "order_data", "database_id": "db_orders",
-     "query_string": "SELECT order_id, user_id, amount FROM bench_orders WHERE user_id = :user_id",
-     "input_parameters": ["user_id"], "output_fields": ["order_id", "user_id", "amount"],
-     "strategy": ")" +
-         strategy + R"("}],
-   "edges": [{"source_node": "user_data", "target_node": "order_data",
-              "input_mapping": {"user_data.id": "order_data.user_id"}}]})";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string dir;
-  bool started = false;
-  if (argc > 1) {
-    if (!LoadEnvFile(argv[1])) {
-      std::fprintf(stderr, "bench_mariadb: cannot read %s\n", argv[1]);
-      return 2;
-    }
-  } else if (Env("QG_TEST_MYSQL_PORT").empty()) {
-    const std::string servers_env = Env("QG_TEST_SERVERS_DIR");
-    dir = servers_env.empty() ? std::string(QG_BINARY_DIR) + "/test-servers" : servers_env;
-    if (!LoadEnvFile(dir + "/mariadb.env")) {
-      dir = std::string(QG_BINARY_DIR) + "/bench-servers";
-      std::string cmd =
-          std::string("bash ") + QG_SOURCE_DIR + "/scripts/start-mariadb.sh '" + dir + "'";
-      if (std::system(cmd.c_str()) != 0 || !LoadEnvFile(dir + "/mariadb.env")) {
-        std::fprintf(stderr, "bench_mariadb: could not start MariaDB (%s)\n", cmd.c_str());
-        return 1;
-      }
-      started = true;
-    }
-  }
+  Options options;
+  if (!ParseOptions("bench_mariadb", argc, argv, &options)) return 2;
+  ServerHandle server("mariadb", "QG_TEST_MYSQL_PORT");
+  if (!server.Attach(options.env_file)) return 1;
   Server s{Env("QG_TEST_MYSQL_PORT"), Env("QG_TEST_MYSQL_USER"), Env("QG_TEST_MYSQL_PASSWORD")};
   if (s.port.empty() || s.user.empty()) {
     std::fprintf(stderr, "bench_mariadb: no QG_TEST_MYSQL_PORT/USER\n");
@@ -256,110 +179,79 @@ int main(int argc, char** argv) {
     MYSQL_STMT* per_user =
         orders_db.Prepare("SELECT order_id, user_id, amount FROM bench_orders WHERE user_id = ?");
 
-    const std::string city = "city7";
+    const std::string& city = kCity;
     std::printf(
         "bench_mariadb: %d users (qg_users), %d orders (qg_orders), Connector/C %s, "
         "MariaDB on 127.0.0.1:%s\n\n",
         kUsers, kOrders, mysql_get_client_info(), s.port.c_str());
-    std::printf("%-12s %-42s %10s %10s %12s\n", "selectivity", "method", "rows", "median s",
-                "vs native");
+    Report::PrintHeader();
     std::fflush(stdout);
     for (bool one_city : {true, false}) {
-      const int reps = one_city ? 7 : 3;
+      if (!(one_city ? options.run_city : options.run_all)) continue;
       qg::ExecuteOptions opts;
       if (one_city) opts.params = {{"city", qg::Value::String(city)}};
       const std::string where = one_city ? " WHERE u.city = '" + city + "'" : "";
       const std::string users_sql = std::string("SELECT id, name, city FROM bench_users") +
                                     (one_city ? " WHERE city = '" + city + "'" : "");
-      struct Line {
-        std::string name;
-        double secs;
-        size_t rows;
-      };
-      std::vector<Line> lines;
-      size_t rows = 0;
-      double t_native = Time(
-          reps, true,
-          [&] {
-            return native.Query(
-                "SELECT u.id, u.name, u.city, o.order_id, o.user_id, o.amount FROM bench_users u "
-                "JOIN bench_orders o ON o.user_id = u.id" +
-                where);
-          },
-          &rows);
-      lines.push_back({"native join (one database)", t_native, rows});
-      double t_auto = 0;
+      Report report(options, one_city);
+      report.Run("native join (one database)", false, [&] {
+        return native.Query(
+            "SELECT u.id, u.name, u.city, o.order_id, o.user_id, o.amount FROM bench_users u "
+            "JOIN bench_orders o ON o.user_id = u.id" +
+            where);
+      });
       for (const char* strategy : {"auto", "batched"}) {
         const std::string graph = SeedGraph(one_city, strategy);
-        double t = Time(
-            reps, true,
-            [&] {
-              auto r = engine->ExecuteJson(graph, opts);
-              if (!r.ok()) throw std::runtime_error(r.status().ToString());
-              return r->FindNode("order_data")->num_rows;
-            },
-            &rows);
-        if (std::strcmp(strategy, "auto") == 0) t_auto = t;
-        lines.push_back({std::string("qgraph seed graph, strategy ") + strategy, t, rows});
+        report.Run(std::string("qgraph seed graph, strategy ") + strategy, false, [&] {
+          auto r = engine->ExecuteJson(graph, opts);
+          if (!r.ok()) throw std::runtime_error(r.status().ToString());
+          return r->FindNode("order_data")->num_rows;
+        });
       }
-      double t_in = Time(
-          reps, true,
-          [&] {
-            std::vector<std::string> ids;
-            users_db.Query(users_sql, [&](MYSQL_ROW r) { ids.emplace_back(r[0]); });
-            size_t n = 0;
-            for (size_t from = 0; from < ids.size(); from += 50000) {  // under max_allowed_packet
-              std::string sql =
-                  "SELECT order_id, user_id, amount FROM bench_orders WHERE user_id IN (";
-              for (size_t i = from; i < std::min(ids.size(), from + 50000); ++i) {
-                if (i > from) sql += ',';
-                sql += ids[i];
-              }
-              sql += ')';
-              n += orders_db.Query(sql);
-            }
-            return n;
-          },
-          &rows);
-      lines.push_back({"hand-written client, IN (...) list", t_in, rows});
-      double t_naive = Time(
-          1, false,
-          [&] {
-            std::vector<int> ids;
-            users_db.Query(users_sql, [&](MYSQL_ROW r) { ids.push_back(std::atoi(r[0])); });
-            size_t n = 0;
-            for (int id : ids) {
-              MYSQL_BIND b;
-              std::memset(&b, 0, sizeof(b));
-              b.buffer_type = MYSQL_TYPE_LONG;
-              b.buffer = &id;
-              mysql_stmt_bind_param(per_user, &b);
-              if (mysql_stmt_execute(per_user) != 0 || mysql_stmt_store_result(per_user) != 0) {
-                throw std::runtime_error(mysql_stmt_error(per_user));
-              }
-              n += mysql_stmt_num_rows(per_user);
-              mysql_stmt_free_result(per_user);
-            }
-            return n;
-          },
-          &rows);
-      lines.push_back({"naive loop, one query per user", t_naive, rows});
-      for (const Line& l : lines) {
-        std::printf("%-12s %-42s %10zu %10.4f %11.2fx\n", one_city ? "1 city (2%)" : "all users",
-                    l.name.c_str(), l.rows, l.secs, l.secs / t_native);
-      }
-      std::printf("%-12s qgraph/native %.2f  qgraph/in-list-client %.2f  naive/qgraph %.1f\n\n", "",
-                  t_auto / t_native, t_auto / t_in, t_naive / t_auto);
+      report.Run("hand-written client, IN (...) list", false, [&] {
+        std::vector<std::string> ids;
+        users_db.Query(users_sql, [&](MYSQL_ROW r) { ids.emplace_back(r[0]); });
+        size_t n = 0;
+        for (size_t from = 0; from < ids.size(); from += 50000) {  // under max_allowed_packet
+          std::string sql = "SELECT order_id, user_id, amount FROM bench_orders WHERE user_id IN (";
+          for (size_t i = from; i < std::min(ids.size(), from + 50000); ++i) {
+            if (i > from) sql += ',';
+            sql += ids[i];
+          }
+          sql += ')';
+          n += orders_db.Query(sql);
+        }
+        return n;
+      });
+      report.Run("naive loop, one query per user", true, [&] {
+        std::vector<int> ids;
+        users_db.Query(users_sql, [&](MYSQL_ROW r) { ids.push_back(std::atoi(r[0])); });
+        size_t n = 0;
+        for (int id : ids) {
+          MYSQL_BIND b;
+          std::memset(&b, 0, sizeof(b));
+          b.buffer_type = MYSQL_TYPE_LONG;
+          b.buffer = &id;
+          mysql_stmt_bind_param(per_user, &b);
+          if (mysql_stmt_execute(per_user) != 0 || mysql_stmt_store_result(per_user) != 0) {
+            throw std::runtime_error(mysql_stmt_error(per_user));
+          }
+          n += mysql_stmt_num_rows(per_user);
+          mysql_stmt_free_result(per_user);
+        }
+        return n;
+      });
+      report.Print();
+      std::printf("%-12s%s%s%s\n\n", "",
+                  report.Ratio("qgraph/native", "strategy auto", "native").c_str(),
+                  report.Ratio("qgraph/in-list-client", "strategy auto", "hand-written").c_str(),
+                  report.Ratio("naive/qgraph", "naive", "strategy auto").c_str());
       std::fflush(stdout);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_mariadb: %s\n", e.what());
     rc = 1;
   }
-  if (started) {
-    std::string cmd =
-        std::string("bash ") + QG_SOURCE_DIR + "/scripts/stop-mariadb.sh '" + dir + "'";
-    if (std::system(cmd.c_str()) != 0) rc = 1;
-  }
+  if (!server.Stop()) rc = 1;
   return rc;
 }

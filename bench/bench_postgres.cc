@@ -8,52 +8,26 @@
 //   fdw      postgres_fdw: the users database joins a foreign orders table
 // at two selectivities: one city (~2% of users) and all users (1M rows).
 //
-// Servers: reads $QG_TEST_SERVERS_DIR (default BUILD/test-servers)/postgres.env;
-// when there is none it starts a server itself with scripts/test-servers.sh
-// in BUILD/bench-servers and stops it afterwards. Times are medians; the
-// program prints ratios and never fails on them.
-#include <unistd.h>
-
-#include <algorithm>
-#include <chrono>
+//   bench_postgres [ENV_FILE] [--only=WORD,...] [--selectivity=city|all] [--reps=N]
+//
+// Server and options: bench_common.h (ENV_FILE, else QG_TEST_PG_* already
+// set, else $QG_TEST_SERVERS_DIR (default BUILD/test-servers)/postgres.env,
+// else a server started in BUILD/bench-servers and stopped afterwards).
+// Times are medians with min..max; the program prints ratios and never
+// fails on them.
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
-#include <functional>
 #include <pqxx/pqxx>
+#include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "bench_common.h"
 #include "qg/engine.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-constexpr int kUsers = 100000;
-constexpr int kOrders = 1000000;
-constexpr int kCities = 50;  // one city = 2% of users
-
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? v : "";
-}
-
-bool LoadEnvFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return false;
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    std::string value = line.substr(eq + 1);
-    if (value.size() >= 2 && value.front() == '\'' && value.back() == '\'') {
-      value = value.substr(1, value.size() - 2);
-    }
-    setenv(line.substr(0, eq).c_str(), value.c_str(), 0);
-  }
-  return true;
-}
+using namespace qg_bench;  // NOLINT: the bench's own helpers
 
 struct Server {
   std::string port, user, password, super_socket;
@@ -65,24 +39,6 @@ struct Server {
     return "host=" + super_socket + " port=" + port + " user=postgres dbname=" + db;
   }
 };
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-// Runs `fn` `reps` times (after one warm-up when warm), returns the median
-// seconds and the row count of the last run.
-double Time(int reps, bool warm, const std::function<size_t()>& fn, size_t* rows) {
-  if (warm) *rows = fn();
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    auto t0 = Clock::now();
-    *rows = fn();
-    t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-  }
-  return Median(t);
-}
 
 void Exec(pqxx::connection& c, const std::string& sql) {
   pqxx::nontransaction tx(c);
@@ -147,38 +103,13 @@ void Setup(const Server& s) {
   }
 }
 
-std::string SeedGraph(bool one_city) {
-  std::string users = one_city ? "SELECT id, name, city FROM bench_users WHERE city = :city"
-                               : "SELECT id, name, city FROM bench_users";
-  std::string inputs = one_city ? R"(["city"])" : "[]";
-  return R"({"nodes": [
-    {"node_id": "user_data", "database_id": "db_users", "query_string": ")" +
-         users + R"(", "input_parameters": )" + inputs +
-         R"(, "output_fields": ["id", "name", "city"]},
-    {"node_id": "order_data", "database_id": "db_orders",
-     "query_string": "SELECT order_id, user_id, amount FROM bench_orders WHERE user_id = :user_id",
-     "input_parameters": ["user_id"], "output_fields": ["order_id", "user_id", "amount"]}],
-   "edges": [{"source_node": "user_data", "target_node": "order_data",
-              "input_mapping": {"user_data.id": "order_data.user_id"}}]})";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string servers_env = Env("QG_TEST_SERVERS_DIR");
-  std::string dir =
-      servers_env.empty() ? std::string(QG_BINARY_DIR) + "/test-servers" : servers_env;
-  bool started = false;
-  if (!LoadEnvFile(dir + "/postgres.env")) {
-    dir = std::string(QG_BINARY_DIR) + "/bench-servers";
-    std::string cmd =
-        std::string("bash ") + QG_SOURCE_DIR + "/scripts/start-postgres.sh '" + dir + "'";
-    if (std::system(cmd.c_str()) != 0 || !LoadEnvFile(dir + "/postgres.env")) {
-      std::fprintf(stderr, "bench_postgres: could not start PostgreSQL (%s)\n", cmd.c_str());
-      return 1;
-    }
-    started = true;
-  }
+  Options options;
+  if (!ParseOptions("bench_postgres", argc, argv, &options)) return 2;
+  ServerHandle server("postgres", "QG_TEST_PG_PORT");
+  if (!server.Attach(options.env_file)) return 1;
   Server s{Env("QG_TEST_PG_PORT"), Env("QG_TEST_PG_USER"), Env("QG_TEST_PG_PASSWORD"),
            Env("QG_TEST_PG_SUPERUSER_SOCKET")};
   int rc = 0;
@@ -221,103 +152,68 @@ int main(int argc, char** argv) {
     orders_db.prepare("orders_any",
                       "SELECT order_id, user_id, amount FROM bench_orders WHERE user_id = ANY($1)");
 
-    const std::string city = "city7";
+    const std::string& city = kCity;
     std::printf(
         "bench_postgres: %d users (qg_users), %d orders (qg_orders), PostgreSQL 15 on "
         "127.0.0.1:%s\n\n",
         kUsers, kOrders, s.port.c_str());
-    std::printf("%-12s %-42s %10s %10s %12s\n", "selectivity", "method", "rows", "median s",
-                "vs native");
+    Report::PrintHeader();
+    std::fflush(stdout);
     for (bool one_city : {true, false}) {
-      const int reps = one_city ? 7 : 3;
+      if (!(one_city ? options.run_city : options.run_all)) continue;
       const std::string graph = SeedGraph(one_city);
       qg::ExecuteOptions opts;
       if (one_city) opts.params = {{"city", qg::Value::String(city)}};
-      struct Line {
-        std::string name;
-        double secs;
-        size_t rows;
-      };
-      std::vector<Line> lines;
-      size_t rows = 0;
-      double t_native = Time(
-          reps, true,
-          [&] {
-            pqxx::nontransaction tx(native);
-            auto r = one_city ? tx.exec_prepared("join_city", city) : tx.exec_prepared("join_all");
-            return r.size();
-          },
-          &rows);
-      lines.push_back({"native join (one database)", t_native, rows});
-      double t_qg = Time(
-          reps, true,
-          [&] {
-            auto r = engine->ExecuteJson(graph, opts);
-            if (!r.ok()) throw std::runtime_error(r.status().ToString());
-            return r->FindNode("order_data")->num_rows;
-          },
-          &rows);
-      lines.push_back({"qgraph seed graph (2 databases)", t_qg, rows});
-      double t_any = Time(
-          reps, true,
-          [&] {
-            pqxx::nontransaction ut(users_db);
-            auto u =
-                one_city ? ut.exec_prepared("users_city", city) : ut.exec_prepared("users_all");
-            std::string arr = "{";
-            for (size_t i = 0; i < u.size(); ++i) {
-              if (i) arr += ',';
-              arr += u[i][0].c_str();
-            }
-            arr += '}';
-            pqxx::nontransaction ot(orders_db);
-            return ot.exec_prepared("orders_any", arr).size();
-          },
-          &rows);
-      lines.push_back({"hand-written client, one = ANY($1)", t_any, rows});
-      double t_fdw = Time(
-          one_city ? reps : 1, one_city,
-          [&] {
-            pqxx::nontransaction tx(users_db);
-            auto r = one_city ? tx.exec_prepared("fdw_city", city) : tx.exec_prepared("fdw_all");
-            return r.size();
-          },
-          &rows);
-      lines.push_back({"postgres_fdw federated join", t_fdw, rows});
-      double t_naive = Time(
-          1, false,
-          [&] {
-            pqxx::nontransaction ut(users_db);
-            auto u =
-                one_city ? ut.exec_prepared("users_city", city) : ut.exec_prepared("users_all");
-            pqxx::nontransaction ot(orders_db);
-            size_t n = 0;
-            for (const auto& row : u) {
-              n += ot.exec_prepared("orders_one", row[0].as<int>()).size();
-            }
-            return n;
-          },
-          &rows);
-      lines.push_back({"naive loop, one query per user", t_naive, rows});
-      for (const Line& l : lines) {
-        std::printf("%-12s %-42s %10zu %10.4f %11.2fx\n", one_city ? "1 city (2%)" : "all users",
-                    l.name.c_str(), l.rows, l.secs, l.secs / t_native);
-      }
-      std::printf(
-          "%-12s qgraph/native %.2f  qgraph/fdw %.2f  qgraph/any-client %.2f  "
-          "naive/qgraph %.1f\n\n",
-          "", t_qg / t_native, t_qg / t_fdw, t_qg / t_any, t_naive / t_qg);
+      Report report(options, one_city);
+      report.Run("native join (one database)", false, [&] {
+        pqxx::nontransaction tx(native);
+        auto r = one_city ? tx.exec_prepared("join_city", city) : tx.exec_prepared("join_all");
+        return r.size();
+      });
+      report.Run("qgraph seed graph (2 databases)", false, [&] {
+        auto r = engine->ExecuteJson(graph, opts);
+        if (!r.ok()) throw std::runtime_error(r.status().ToString());
+        return r->FindNode("order_data")->num_rows;
+      });
+      report.Run("hand-written client, one = ANY($1)", false, [&] {
+        pqxx::nontransaction ut(users_db);
+        auto u = one_city ? ut.exec_prepared("users_city", city) : ut.exec_prepared("users_all");
+        std::string arr = "{";
+        for (size_t i = 0; i < u.size(); ++i) {
+          if (i) arr += ',';
+          arr += u[i][0].c_str();
+        }
+        arr += '}';
+        pqxx::nontransaction ot(orders_db);
+        return ot.exec_prepared("orders_any", arr).size();
+      });
+      report.Run("postgres_fdw federated join", !one_city, [&] {
+        pqxx::nontransaction tx(users_db);
+        auto r = one_city ? tx.exec_prepared("fdw_city", city) : tx.exec_prepared("fdw_all");
+        return r.size();
+      });
+      report.Run("naive loop, one query per user", true, [&] {
+        pqxx::nontransaction ut(users_db);
+        auto u = one_city ? ut.exec_prepared("users_city", city) : ut.exec_prepared("users_all");
+        pqxx::nontransaction ot(orders_db);
+        size_t n = 0;
+        for (const auto& row : u) {
+          n += ot.exec_prepared("orders_one", row[0].as<int>()).size();
+        }
+        return n;
+      });
+      report.Print();
+      std::printf("%-12s%s%s%s%s\n\n", "",
+                  report.Ratio("qgraph/native", "qgraph", "native").c_str(),
+                  report.Ratio("qgraph/fdw", "qgraph", "fdw").c_str(),
+                  report.Ratio("qgraph/any-client", "qgraph", "hand-written").c_str(),
+                  report.Ratio("naive/qgraph", "naive", "qgraph").c_str());
+      std::fflush(stdout);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_postgres: %s\n", e.what());
     rc = 1;
   }
-  if (started) {
-    std::string cmd =
-        std::string("bash ") + QG_SOURCE_DIR + "/scripts/stop-postgres.sh '" + dir + "'";
-    if (std::system(cmd.c_str()) != 0) rc = 1;
-  }
-  (void)argc;
-  (void)argv;
+  if (!server.Stop()) rc = 1;
   return rc;
 }
