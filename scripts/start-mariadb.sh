@@ -31,46 +31,18 @@ command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] ||
 MARIADBD=$(command -v mariadbd 2>/dev/null || echo /usr/sbin/mariadbd)
 CLIENT=$(command -v mariadb 2>/dev/null || command -v mysql)
 
-is_root=0
-[ "$(id -u)" -eq 0 ] && is_root=1
-
-as_owner() {  # runs a command as the OS user that owns the server
-  if [ "$is_root" -eq 1 ]; then runuser -u mysql -- "$@"; else "$@"; fi
-}
-
-# Where the server lives: DIR/mariadb, or (root and DIR unreachable for the
-# mysql user, or a path too long for a unix socket) a private directory under
-# /tmp, recorded in DIR/mariadb.location so later runs find it again.
-loc_file="$dir/mariadb.location"
-if [ -f "$loc_file" ] && [ -d "$(cat "$loc_file")" ]; then
-  base=$(cat "$loc_file")
-else
-  base="$dir/mariadb"
-  mkdir -p "$base"
-  if [ "$is_root" -eq 1 ]; then
-    chown mysql: "$base"
-    if ! runuser -u mysql -- test -w "$base"; then
-      rmdir "$base" 2>/dev/null || true
-      base=$(mktemp -d /tmp/qg-mariadb.XXXXXX)
-      chown mysql: "$base"
-    fi
-  fi
-  if [ ${#base} -gt 80 ]; then  # socket paths are limited to ~107 bytes
-    base=$(mktemp -d /tmp/qg-mariadb.XXXXXX)
-    [ "$is_root" -eq 1 ] && chown mysql: "$base"
-  fi
-  echo "$base" >"$loc_file"
-fi
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib-server.sh
+. "$here/lib-server.sh"
+server_init mysql
+base=$(server_base "$dir" mariadb)
 data="$base/data"
 sock="$base/sock/mariadb.sock"
 pidfile="$base/mariadb.pid"
 log="$base/mariadb.log"
 conf="$base/my.cnf"
-admin_user=$([ "$is_root" -eq 1 ] && echo root || id -un)
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+admin_user=$server_user
+[ "$is_root" -eq 1 ] && admin_user=root
 
 running() {
   [ -f "$pidfile" ] || return 1
@@ -79,12 +51,8 @@ running() {
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
 }
 
-sql_admin() {  # SQL as the server's admin over the unix socket
-  if [ "$is_root" -eq 1 ]; then
-    "$CLIENT" --no-defaults --protocol=socket -S "$sock" -u root "$@"
-  else
-    "$CLIENT" --no-defaults --protocol=socket -S "$sock" -u "$admin_user" "$@"
-  fi
+sql_admin() {  # SQL as the server's admin (unix_socket auth) over the unix socket
+  "$CLIENT" --no-defaults --protocol=socket -S "$sock" -u "$admin_user" "$@"
 }
 
 fresh=0
@@ -93,11 +61,7 @@ if [ ! -d "$data/mysql" ]; then
   as_owner mkdir -p "$data" "$base/sock"
   install_args=(--no-defaults --datadir="$data" --auth-root-authentication-method=socket
     --skip-test-db)
-  if [ "$is_root" -eq 1 ]; then
-    install_args+=(--user=mysql)
-  else
-    install_args+=(--user="$(id -un)")
-  fi
+  install_args+=(--user="$server_user")
   if ! mariadb-install-db "${install_args[@]}" >"$base/install.log" 2>&1; then
     echo "start-mariadb: mariadb-install-db failed:" >&2
     cat "$base/install.log" >&2
@@ -133,7 +97,7 @@ if ! running; then
   as_owner mkdir -p "$base/sock"
   rm -f "$pidfile" "$sock" 2>/dev/null || true
   server_args=(--defaults-file="$conf")
-  [ "$is_root" -eq 1 ] && server_args+=(--user=mysql)
+  [ "$is_root" -eq 1 ] && server_args+=(--user="$server_user")
   # Detached from this script's stdio so a caller waiting on it never hangs.
   setsid "$MARIADBD" "${server_args[@]}" </dev/null >>"$base/stdout.log" 2>&1 &
   ok=0

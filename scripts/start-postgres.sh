@@ -25,40 +25,14 @@ dir=$(cd "$1" && pwd)
 PG_BIN=${QG_PG_BIN:-/usr/lib/postgresql/15/bin}
 [ -x "$PG_BIN/initdb" ] || { echo "start-postgres: no $PG_BIN/initdb (apt-get install postgresql)" >&2; exit 1; }
 
-as_owner() {  # runs a command as the user who owns the cluster
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-# Where the cluster lives: DIR/pg, or (root, DIR unreachable for postgres, or a
-# path too long for a unix socket) a private directory under /tmp, recorded in
-# DIR/pg.location so later runs find it again.
-loc_file="$dir/pg.location"
-if [ -f "$loc_file" ] && [ -d "$(cat "$loc_file")" ]; then
-  base=$(cat "$loc_file")
-else
-  base="$dir/pg"
-  mkdir -p "$base"
-  if [ "$(id -u)" -eq 0 ]; then
-    chown postgres: "$base"
-    if ! runuser -u postgres -- test -w "$base"; then
-      rmdir "$base" 2>/dev/null || true
-      base=$(mktemp -d /tmp/qg-pg.XXXXXX)
-      chown postgres: "$base"
-    fi
-  fi
-  if [ ${#base} -gt 80 ]; then  # socket paths are limited to ~107 bytes
-    base=$(mktemp -d /tmp/qg-pg.XXXXXX)
-    [ "$(id -u)" -eq 0 ] && chown postgres: "$base"
-  fi
-  echo "$base" >"$loc_file"
-fi
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib-server.sh
+. "$here/lib-server.sh"
+server_init postgres
+base=$(server_base "$dir" pg)
 data="$base/data"
 sock="$base/sock"
 log="$base/postgres.log"
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
 
 psql_su() {  # psql as the superuser over the unix socket
   "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres "$@"
