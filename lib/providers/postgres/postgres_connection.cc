@@ -215,7 +215,7 @@ absl::StatusCode CodeForSqlState(std::string_view state, std::string_view messag
   }
   if (state == "23505") return absl::StatusCode::kAlreadyExists;  // unique violation
   if (state == "25P02") return absl::StatusCode::kAborted;        // in failed transaction
-  if (state == "55P03") return absl::StatusCode::kUnavailable;  // lock not available
+  if (state == "55P03") return absl::StatusCode::kUnavailable;    // lock not available
   if (state == "42501") return absl::StatusCode::kPermissionDenied;
   if (state == "0A000") return absl::StatusCode::kUnimplemented;
   if (StartsWith(state, "57P")) return absl::StatusCode::kUnavailable;  // shutdown
