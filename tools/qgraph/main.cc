@@ -344,15 +344,24 @@ bool OneGraph(std::string_view verb, const ParsedArgs& args, int* exit_code) {
   return false;
 }
 
+// The usage errors of --catalog / --sources: both given, or (when
+// `required`) neither.
+bool CatalogArgs(std::string_view verb, const ParsedArgs& args, bool required, int* exit_code) {
+  if (args.Has("catalog") && args.Has("sources")) {
+    *exit_code = UsageError(verb, "--catalog and --sources cannot be used together");
+    return false;
+  }
+  if (required && !args.Has("sources") && !args.Has("catalog")) {
+    *exit_code = UsageError(verb, "--sources CATALOG.json or --catalog FILE is required");
+    return false;
+  }
+  return true;
+}
+
 int RunCommand(const ParsedArgs& args) {
   int code = kExitOk;
   if (!OneGraph("run", args, &code)) return code;
-  if (args.Has("catalog") && args.Has("sources")) {
-    return UsageError("run", "--catalog and --sources cannot be used together");
-  }
-  if (!args.Has("sources") && !args.Has("catalog")) {
-    return UsageError("run", "--sources CATALOG.json or --catalog FILE is required");
-  }
+  if (!CatalogArgs("run", args, /*required=*/true, &code)) return code;
   auto params = CollectParams(args);
   if (!params.ok()) return UsageError("run", std::string(params.status().message()));
   auto timeout = CollectTimeout(args);
@@ -417,9 +426,7 @@ int ValidateCommand(const ParsedArgs& args) {
 
   qg::ParseOptions options;
   std::unique_ptr<qg::Engine> engine;
-  if (args.Has("catalog") && args.Has("sources")) {
-    return UsageError("validate", "--catalog and --sources cannot be used together");
-  }
+  if (int code = kExitOk; !CatalogArgs("validate", args, /*required=*/false, &code)) return code;
   if (args.Has("sources") || args.Has("catalog")) {
     auto opened = OpenCatalog(args);
     if (!opened.ok()) return Fail(opened.status());
@@ -455,12 +462,7 @@ int ValidateCommand(const ParsedArgs& args) {
 int ExplainCommand(const ParsedArgs& args) {
   int code = kExitOk;
   if (!OneGraph("explain", args, &code)) return code;
-  if (args.Has("catalog") && args.Has("sources")) {
-    return UsageError("explain", "--catalog and --sources cannot be used together");
-  }
-  if (!args.Has("sources") && !args.Has("catalog")) {
-    return UsageError("explain", "--sources CATALOG.json or --catalog FILE is required");
-  }
+  if (!CatalogArgs("explain", args, /*required=*/true, &code)) return code;
   auto params = CollectParams(args);
   if (!params.ok()) return UsageError("explain", std::string(params.status().message()));
   auto timeout = CollectTimeout(args);
@@ -506,9 +508,7 @@ int CatalogCommand(const ParsedArgs& args) {
   if (sub != "exec" && sub != "list") {
     return UsageError("catalog", "unknown catalog command \"" + sub + "\" (exec or list)");
   }
-  if (args.Has("catalog") && args.Has("sources")) {
-    return UsageError("catalog", "--catalog and --sources cannot be used together");
-  }
+  if (int code = kExitOk; !CatalogArgs("catalog", args, /*required=*/false, &code)) return code;
   if (sub == "list" && args.positionals.size() > 1) {
     return UsageError("catalog", "list takes no arguments");
   }
@@ -560,9 +560,7 @@ int CatalogCommand(const ParsedArgs& args) {
 int RecoverCommand(const ParsedArgs& args) {
   if (!args.positionals.empty()) return UsageError("recover", "recover takes no arguments");
   if (!args.Has("tx-log")) return UsageError("recover", "--tx-log FILE is required");
-  if (!args.Has("sources") && !args.Has("catalog")) {
-    return UsageError("recover", "--sources CATALOG.json or --catalog FILE is required");
-  }
+  if (int code = kExitOk; !CatalogArgs("recover", args, /*required=*/true, &code)) return code;
   auto engine = OpenCatalog(args);
   if (!engine.ok()) return Fail(engine.status());
   auto report = (*engine)->Recover();
