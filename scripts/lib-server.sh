@@ -13,6 +13,11 @@
 #                         too long for a unix socket; remembered in
 #                         DIR/NAME.location so later runs find it again
 #   free_port             prints a free TCP port on 127.0.0.1
+#   stop_pid NAME PIDFILE SIGNAL LAST_SIGNAL
+#                         stops the server whose pid is the first line of
+#                         PIDFILE: SIGNAL, up to 30 s, then LAST_SIGNAL and
+#                         up to 5 s more. Quiet and successful when nothing
+#                         runs; exit status 1 when it could not stop it.
 
 server_init() {
   is_root=0
@@ -57,4 +62,24 @@ server_base() {
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+stop_pid() {
+  local name=$1 pidfile=$2 sig=$3 last=$4 pid
+  [ -f "$pidfile" ] || return 0
+  pid=$(head -1 "$pidfile" 2>/dev/null || true)
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+  kill "-$sig" "$pid" 2>/dev/null || true
+  for _ in $(seq 1 300); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  echo "$name: pid $pid still running after 30 s; sending SIG$last" >&2
+  kill "-$last" "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  echo "$name: could not stop pid $pid" >&2
+  return 1
 }
