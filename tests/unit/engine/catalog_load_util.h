@@ -133,8 +133,11 @@ class GraphLoad {
       if (stop_.load() && (phase_.load() != kDropped || after_drop >= after_drop_target_.load())) {
         return;
       }
-      const int phase = phase_.load();
+      // A call the DROP overlapped (the phase moved while it ran) counts as
+      // racing it, whatever the phase was when the thread looked before.
+      int phase = phase_.load();
       const absl::Status st = StatusOf(engine_.ExecuteJson(graph_, options_));
+      if (phase == kRunning && phase_.load() != kRunning) phase = kDropping;
       const bool not_found =
           st.code() == absl::StatusCode::kNotFound &&
           std::string(st.message()).find("\"" + source_ + "\"") != std::string::npos;
