@@ -62,6 +62,10 @@ class QG_EXPORT RowSink {
   // error (e.g. a result limit) makes the provider stop the statement and
   // return that error.
   virtual absl::Status OnRow(std::vector<Value>& row) = 0;
+  // Optional, between OnColumns and the first row: how many rows follow,
+  // when the provider knows it up front (a result fetched whole), so the
+  // sink can size its storage once instead of growing it row by row.
+  virtual void ExpectRows(size_t rows) { (void)rows; }
 };
 
 // One native argument of one execution.
@@ -163,6 +167,11 @@ struct Capabilities {
   bool batch_in_list = false;    // supports BatchForm::kInList
   bool batch_any_array = false;  // supports BatchForm::kAnyArray
   size_t max_batch_items = 0;    // provider-native batch limit (0 = bounded by placeholders)
+  // True when one execution takes a large key set in one pass over the
+  // table (PostgreSQL's = ANY): the engine then cuts a large key set into
+  // one piece per parallel connection rather than into many batch_size
+  // pieces. False for sources whose cost is per key or per request (HTTP).
+  bool large_batches = false;
   bool writes = false;
   // False when the source takes one writer at a time (SQLite's database
   // lock): write nodes then run on one connection instead of contending.

@@ -5,9 +5,15 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <iterator>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -31,6 +37,23 @@ int64_t SteadyNs() {
 int64_t ValueBytes(const Value& v) {
   return static_cast<int64_t>(sizeof(Value)) +
          (v.is_text() ? static_cast<int64_t>(v.as_text().size()) : 0);
+}
+
+// Reserves room for n values; a large reservation is backed by huge pages
+// where the kernel offers them on request (Linux THP "madvise" mode): the
+// values are written once, in order, and a first touch per 4 KiB page cost
+// a third of a million-row node's time in a VM (measured).
+void ReserveValues(std::vector<Value>& v, size_t n) {
+  if (v.capacity() >= n) return;
+  v.reserve(n);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(v.data() + v.size());
+  const uintptr_t end = reinterpret_cast<uintptr_t>(v.data() + v.capacity());
+  const uintptr_t from = (begin + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t to = end & ~(kHuge - 1);
+  if (to > from) madvise(reinterpret_cast<void*>(from), to - from, MADV_HUGEPAGE);
+#endif
 }
 
 std::string KeyText(const std::vector<Value>& key) {
@@ -60,14 +83,133 @@ class PoolLease : public ConnectionLease {
   PooledConnection c_;
 };
 
-using BindingIndex =
-    absl::flat_hash_map<std::vector<Value>, uint32_t, ValueRowKeyHash, ValueRowKeyEqual>;
+// A key tuple seen in place: `n` values from `data` (a binding, or the key
+// columns at the end of a batched row).
+struct KeySpan {
+  const Value* data = nullptr;
+  size_t n = 0;
+};
+
+// Hashes and compares like ValueRowKeyHash / ValueRowKeyEqual.
+size_t HashKey(KeySpan k) {
+  size_t h = k.n;
+  ValueKeyHash one;
+  for (size_t i = 0; i < k.n; ++i) h = absl::HashOf(h, one(k.data[i]));
+  return h;
+}
+
+bool KeysEqual(KeySpan a, KeySpan b) {
+  if (a.n != b.n) return false;
+  ValueKeyEqual eq;
+  for (size_t i = 0; i < a.n; ++i) {
+    if (!eq(a.data[i], b.data[i])) return false;
+  }
+  return true;
+}
+
+// A set of tuples from a list, held as indices into the list (no copies),
+// found by a KeySpan without building a vector.
+class TupleSet {
+ public:
+  explicit TupleSet(const std::vector<std::vector<Value>>* tuples)
+      : set_(0, Hash{tuples}, Eq{tuples}) {}
+
+  void Reserve(size_t n) { set_.reserve(n); }
+  bool Insert(uint32_t i) { return set_.insert(i).second; }
+  int64_t Find(KeySpan key) const {
+    auto it = set_.find(key);
+    return it == set_.end() ? -1 : static_cast<int64_t>(*it);
+  }
+
+ private:
+  static KeySpan At(const std::vector<std::vector<Value>>* t, uint32_t i) {
+    return KeySpan{(*t)[i].data(), (*t)[i].size()};
+  }
+  struct Hash {
+    using is_transparent = void;
+    const std::vector<std::vector<Value>>* tuples;
+    size_t operator()(uint32_t i) const { return HashKey(At(tuples, i)); }
+    size_t operator()(KeySpan k) const { return HashKey(k); }
+  };
+  struct Eq {
+    using is_transparent = void;
+    const std::vector<std::vector<Value>>* tuples;
+    bool operator()(uint32_t a, uint32_t b) const {
+      return a == b || KeysEqual(At(tuples, a), At(tuples, b));
+    }
+    bool operator()(uint32_t a, KeySpan b) const { return KeysEqual(At(tuples, a), b); }
+    bool operator()(KeySpan a, uint32_t b) const { return KeysEqual(a, At(tuples, b)); }
+  };
+  absl::flat_hash_set<uint32_t, Hash, Eq> set_;
+};
+
+// The distinct key tuples of a list (a node's bindings, or the values a
+// parent offers), by index into the list, under the key semantics of
+// ValueKeyEqual. While every tuple is a single int64 (the usual join key)
+// they sit in an int64 -> index map: one probe, no pointer to follow (the
+// general set cost a cache miss per row: 8% of a million-row node). A key
+// of another type (7.0, "7") is looked up in the general set, built the
+// first time one is asked for.
+//
+// Insert is for one thread while the index is built; Find may then be
+// called from any number of threads.
+class TupleIndex {
+ public:
+  explicit TupleIndex(const std::vector<std::vector<Value>>* tuples)
+      : tuples_(tuples), general_(tuples) {}
+
+  void Reserve(size_t n) { all_int_ ? ints_.reserve(n) : general_.Reserve(n); }
+
+  // Indexes tuples[i]; false when an equal tuple is indexed already.
+  bool Insert(uint32_t i) {
+    const std::vector<Value>& t = (*tuples_)[i];
+    if (all_int_) {
+      if (t.size() == 1 && t[0].type() == ValueType::kInt64) {
+        return ints_.try_emplace(t[0].as_int(), i).second;
+      }
+      all_int_ = false;
+      general_.Reserve(ints_.size() + 1);
+      for (const auto& [v, k] : ints_) general_.Insert(k);
+      ints_ = {};
+      general_built_.store(true, std::memory_order_release);
+    }
+    return general_.Insert(i);
+  }
+
+  // The index of the tuple equal to `key`, or -1.
+  int64_t Find(KeySpan key) const {
+    if (!all_int_) return general_.Find(key);
+    if (key.n == 1 && key.data[0].type() == ValueType::kInt64) {
+      auto it = ints_.find(key.data[0].as_int());
+      return it == ints_.end() ? -1 : static_cast<int64_t>(it->second);
+    }
+    if (!general_built_.load(std::memory_order_acquire)) {
+      absl::MutexLock lock(&build_mu_);
+      if (!general_built_.load(std::memory_order_relaxed)) {
+        general_.Reserve(ints_.size());
+        for (const auto& [v, k] : ints_) general_.Insert(k);
+        general_built_.store(true, std::memory_order_release);
+      }
+    }
+    return general_.Find(key);
+  }
+
+ private:
+  const std::vector<std::vector<Value>>* tuples_;
+  bool all_int_ = true;
+  absl::flat_hash_map<int64_t, uint32_t> ints_;
+  mutable absl::Mutex build_mu_;
+  mutable std::atomic<bool> general_built_{false};
+  mutable TupleSet general_;  // built by Find under build_mu_ while all_int_
+};
 
 // The rows one work item produced, already projected onto the node's
-// output columns.
+// output columns, column by column (no per-row allocation; FinishNode moves
+// the columns of a one-item node into the result as they are).
 struct ItemOutput {
-  std::vector<std::vector<Value>> rows;
+  std::vector<std::vector<Value>> columns;
   std::vector<uint32_t> row_binding;
+  size_t num_rows = 0;
 };
 
 // What one task did.
@@ -87,7 +229,7 @@ struct NodeRun {
 
   // Set by StartNode before any task runs; read-only afterwards.
   std::vector<std::vector<Value>> bindings;
-  BindingIndex binding_index;  // kBatched: key tuple -> binding
+  TupleIndex binding_index{&bindings};  // kBatched: key tuple -> binding
   // kBatched, built on the first key that misses binding_index: bindings by
   // the text of their keys, exact and lower-cased (see LooseMatches).
   absl::Mutex loose_mu;
@@ -96,6 +238,7 @@ struct NodeRun {
   absl::flat_hash_map<std::string, std::vector<uint32_t>> lower_index ABSL_GUARDED_BY(loose_mu);
   std::vector<Value> param_values;   // plain statement: non-key arg values (kParam)
   std::vector<int> arg_binding_pos;  // plain statement: binding position or -1
+  size_t batch_size = 0;             // kBatched: bindings per execution
   size_t num_items = 0;
   std::vector<ItemOutput> items;  // each written by the one task that took it
 
@@ -123,7 +266,10 @@ class GraphRun : public std::enable_shared_from_this<GraphRun> {
 
   absl::StatusOr<GraphResult> Run();
 
-  // Called by sinks.
+  // Called by sinks: whether the graph has result limits to count against,
+  // and the count.
+  bool limited() const { return ctx_.max_result_rows > 0 || ctx_.max_result_bytes > 0; }
+  int64_t max_rows() const { return ctx_.max_result_rows; }
   absl::Status AddResult(int64_t rows, int64_t bytes);
   void NoteColumns(NodeRun& nr, const std::vector<std::string>& names);
 
@@ -171,9 +317,17 @@ class GraphRun : public std::enable_shared_from_this<GraphRun> {
 // strips and resolves batched key columns, and enforces the result limits.
 class CollectSink : public RowSink {
  public:
-  CollectSink(GraphRun* run, NodeRun* nr, ItemOutput* out, int64_t fixed_binding,
+  // `item`: the work item's index; `item_bindings`: how many of the node's
+  // bindings it executes (0: not a dependent item).
+  CollectSink(GraphRun* run, NodeRun* nr, size_t item, size_t item_bindings, int64_t fixed_binding,
               size_t key_columns)
-      : run_(run), nr_(nr), out_(out), fixed_binding_(fixed_binding), key_columns_(key_columns) {}
+      : run_(run),
+        nr_(nr),
+        out_(&nr->items[item]),
+        item_(item),
+        item_bindings_(item_bindings),
+        fixed_binding_(fixed_binding),
+        key_columns_(key_columns) {}
 
   absl::Status OnColumns(const std::vector<ColumnInfo>& columns) override {
     if (columns.size() < key_columns_) {
@@ -211,7 +365,39 @@ class CollectSink : public RowSink {
     std::vector<size_t> sorted = projection_;
     std::sort(sorted.begin(), sorted.end());
     can_move_ = std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end();
+    if (out_->num_rows > 0 && out_->columns.size() != projection_.size()) {
+      return absl::InternalError("the statement's columns changed between its results");
+    }
+    out_->columns.resize(projection_.size());
     return absl::OkStatus();
+  }
+
+  void ExpectRows(size_t rows) override {
+    size_t want = out_->num_rows + rows;
+    if (item_ == 0 && nr_->num_items > 1 && item_bindings_ > 0 && out_->num_rows == 0) {
+      // The first item's columns become the node's (FinishNode appends the
+      // other items to them): room for the whole node, projected from this
+      // item's rows per binding, plus a tenth. Untouched room costs address
+      // space only.
+      const double per_binding = static_cast<double>(rows) / static_cast<double>(item_bindings_);
+      const double projected = per_binding * static_cast<double>(nr_->bindings.size()) * 1.1;
+      const double cap =
+          run_->limited() && run_->max_rows() > 0 ? static_cast<double>(run_->max_rows()) : 1e9;
+      want = std::max(want, static_cast<size_t>(std::min(projected, cap)));
+    }
+    for (std::vector<Value>& c : out_->columns) ReserveValues(c, want);
+    if (fixed_binding_ >= 0 || key_columns_ > 0) out_->row_binding.reserve(want);
+  }
+
+  // Counts the rows not yet counted against the graph's result limits.
+  // Called every kCountEvery rows (a shared counter per row made tasks
+  // contend) and once after the statement.
+  absl::Status Flush() {
+    if (pending_rows_ == 0) return absl::OkStatus();
+    absl::Status s = run_->AddResult(pending_rows_, pending_bytes_);
+    pending_rows_ = 0;
+    pending_bytes_ = 0;
+    return s;
   }
 
   absl::Status OnRow(std::vector<Value>& row) override {
@@ -220,51 +406,61 @@ class CollectSink : public RowSink {
           absl::StrCat("a row has ", row.size(), " values for ", total_columns_, " columns"));
     }
     uint32_t binding = static_cast<uint32_t>(fixed_binding_ < 0 ? 0 : fixed_binding_);
-    std::vector<uint32_t> more;  // further bindings the row belongs to (loose matches)
     if (key_columns_ > 0) {
-      std::vector<Value> key(row.end() - static_cast<std::ptrdiff_t>(key_columns_), row.end());
-      auto it = nr_->binding_index.find(key);
-      if (it != nr_->binding_index.end()) {
-        binding = it->second;
+      const KeySpan key{row.data() + (total_columns_ - key_columns_), key_columns_};
+      const int64_t found = nr_->binding_index.Find(key);
+      if (found >= 0) {
+        binding = static_cast<uint32_t>(found);
       } else {
-        QG_ASSIGN_OR_RETURN(more, LooseMatches(*nr_, key));
+        // Further bindings the row belongs to (loose matches) get copies.
+        QG_ASSIGN_OR_RETURN(std::vector<uint32_t> more,
+                            LooseMatches(*nr_, std::vector<Value>(key.data, key.data + key.n)));
         binding = more.back();
         more.pop_back();
+        for (uint32_t extra : more) {
+          QG_RETURN_IF_ERROR(Append(row, /*move=*/false));
+          out_->row_binding.push_back(extra);
+        }
       }
     }
-    for (uint32_t extra : more) {
-      std::vector<Value> copy;
-      copy.reserve(projection_.size());
-      int64_t bytes = 0;
-      for (size_t idx : projection_) {
-        copy.push_back(row[idx]);
-        bytes += ValueBytes(copy.back());
-      }
-      QG_RETURN_IF_ERROR(run_->AddResult(1, bytes));
-      out_->rows.push_back(std::move(copy));
-      out_->row_binding.push_back(extra);
-    }
-    std::vector<Value> out;
-    out.reserve(projection_.size());
-    int64_t bytes = 0;
-    for (size_t idx : projection_) {
-      if (can_move_) {
-        out.push_back(std::move(row[idx]));
-      } else {
-        out.push_back(row[idx]);
-      }
-      bytes += ValueBytes(out.back());
-    }
-    QG_RETURN_IF_ERROR(run_->AddResult(1, bytes));
-    out_->rows.push_back(std::move(out));
+    QG_RETURN_IF_ERROR(Append(row, can_move_));
     if (fixed_binding_ >= 0 || key_columns_ > 0) out_->row_binding.push_back(binding);
     return absl::OkStatus();
   }
 
  private:
+  // Adds the row's projected values to the item's columns.
+  absl::Status Append(std::vector<Value>& row, bool move) {
+    if (limited_) {
+      for (size_t idx : projection_) pending_bytes_ += ValueBytes(row[idx]);
+      if (++pending_rows_ >= kCountEvery) QG_RETURN_IF_ERROR(Flush());
+    }
+    for (size_t c = 0; c < projection_.size(); ++c) {
+      Value& v = row[projection_[c]];
+      std::vector<Value>& col = out_->columns[c];
+      if (col.size() == col.capacity()) {  // grows as push_back would, on huge pages
+        ReserveValues(col, std::max<size_t>(256, col.capacity() * 2));
+      }
+      if (move) {
+        col.push_back(std::move(v));
+      } else {
+        col.push_back(v);
+      }
+    }
+    ++out_->num_rows;
+    return absl::OkStatus();
+  }
+
+  static constexpr int64_t kCountEvery = 256;
+
   GraphRun* run_;
   NodeRun* nr_;
   ItemOutput* out_;
+  size_t item_;
+  size_t item_bindings_;
+  const bool limited_ = run_->limited();
+  int64_t pending_rows_ = 0;
+  int64_t pending_bytes_ = 0;
   int64_t fixed_binding_;  // per-binding item: its binding; -1: none / from keys
   size_t key_columns_;
   size_t total_columns_ = 0;
@@ -408,8 +604,8 @@ absl::StatusOr<std::vector<std::vector<Value>>> GraphRun::ComputeBindings(const 
       }
       cols.push_back(c);
     }
-    absl::flat_hash_set<std::vector<Value>, ValueRowKeyHash, ValueRowKeyEqual> seen;
     std::vector<std::vector<Value>> tuples;
+    TupleIndex seen(&tuples);
     for (size_t r = 0; r < parent.num_rows; ++r) {
       std::vector<Value> t;
       t.reserve(cols.size());
@@ -423,8 +619,11 @@ absl::StatusOr<std::vector<std::vector<Value>>> GraphRun::ComputeBindings(const 
         t.push_back(v);
       }
       if (has_null) continue;  // nulls do not bind
-      if (!seen.insert(t).second) continue;
       tuples.push_back(std::move(t));
+      if (!seen.Insert(static_cast<uint32_t>(tuples.size() - 1))) {
+        tuples.pop_back();  // a duplicate
+        continue;
+      }
       if (static_cast<int64_t>(tuples.size()) > ctx_.max_bindings) break;
     }
     tuples_per_group.push_back(std::move(tuples));
@@ -546,11 +745,28 @@ void GraphRun::StartNode(int i) {
       nr.num_items = nr.bindings.size();
       break;
     case ExecKind::kBatched: {
-      const size_t bs = static_cast<size_t>(std::max<int64_t>(pn.batch_size, 1));
+      size_t bs = static_cast<size_t>(std::max<int64_t>(pn.batch_size, 1));
+      if (pn.batch_size_flexible) {
+        // As many pieces as connections may run at once, but no more than
+        // this machine's cores: converting the rows is the client's share
+        // of the work (measured on 2 cores, 100k keys: 2 pieces 1.1 s,
+        // 8 pieces 1.45 s).
+        const int cores = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+        const size_t width = static_cast<size_t>(std::max(
+            1, std::min({pn.max_parallelism, ctx_.broker->MaxConcurrent(*pn.source), cores})));
+        const size_t even = (nr.bindings.size() + width - 1) / width;
+        if (even > bs) {
+          // An IN list's text has one placeholder per key: whole multiples
+          // of batch_size keep the number of statement texts small.
+          bs = pn.form == BatchForm::kInList ? (even + bs - 1) / bs * bs : even;
+        }
+        if (pn.max_batch_size > 0) bs = std::min(bs, static_cast<size_t>(pn.max_batch_size));
+      }
+      nr.batch_size = bs;
       nr.num_items = (nr.bindings.size() + bs - 1) / bs;
-      nr.binding_index.reserve(nr.bindings.size());
+      nr.binding_index.Reserve(nr.bindings.size());
       for (size_t k = 0; k < nr.bindings.size(); ++k) {
-        nr.binding_index.emplace(nr.bindings[k], static_cast<uint32_t>(k));
+        nr.binding_index.Insert(static_cast<uint32_t>(k));
       }
       break;
     }
@@ -657,7 +873,7 @@ absl::Status GraphRun::ExecuteItem(NodeRun& nr, Connection& conn, size_t item, T
   Statement batched;
   int64_t fixed_binding = -1;
   if (pn.kind == ExecKind::kBatched) {
-    const size_t bs = static_cast<size_t>(pn.batch_size);
+    const size_t bs = nr.batch_size;
     const size_t begin = item * bs;
     const size_t end = std::min(begin + bs, nr.bindings.size());
     QG_ASSIGN_OR_RETURN(batched, pn.BatchedStatement(end - begin));
@@ -700,13 +916,20 @@ absl::Status GraphRun::ExecuteItem(NodeRun& nr, Connection& conn, size_t item, T
       args.push_back(std::move(b));
     }
   }
-  CollectSink sink(this, &nr, &nr.items[item], fixed_binding, stmt->key_columns);
+  size_t item_bindings = 0;
+  if (pn.kind == ExecKind::kBatched) {
+    item_bindings = std::min(nr.batch_size, nr.bindings.size() - item * nr.batch_size);
+  } else if (pn.kind == ExecKind::kPerBinding) {
+    item_bindings = 1;
+  }
+  CollectSink sink(this, &nr, item, item_bindings, fixed_binding, stmt->key_columns);
   ExecStats stats;
   absl::Status s;
   {
     CancelRegistration reg(nr.token.get(), [&conn] { conn.Cancel(); });
     s = conn.Execute(*stmt, args, &sink, &stats);
   }
+  if (s.ok()) s = sink.Flush();
   out->round_trips += stats.round_trips > 0 ? stats.round_trips : 1;
   if (stats.rows_affected >= 0) {
     out->rows_affected = (out->rows_affected < 0 ? 0 : out->rows_affected) + stats.rows_affected;
@@ -800,20 +1023,34 @@ void GraphRun::FinishNode(int i, NodeStatus status) {
   for (const std::string& name : names) r.columns.push_back(Column{name, ValueType::kNull, {}});
   if (status == NodeStatus::kOk) {
     size_t total = 0;
-    for (const ItemOutput& it : nr.items) total += it.rows.size();
-    for (Column& c : r.columns) c.values.reserve(total);
+    for (const ItemOutput& it : nr.items) total += it.num_rows;
     const bool dependent = !pn.groups.empty();
-    if (dependent) r.row_binding.reserve(total);
+    // The first item with rows lends its columns (sized for the whole node
+    // when it could project it, see CollectSink::ExpectRows); the others
+    // are appended in item order.
     for (ItemOutput& it : nr.items) {
-      for (size_t k = 0; k < it.rows.size(); ++k) {
-        std::vector<Value>& row = it.rows[k];
-        for (size_t c = 0; c < r.columns.size() && c < row.size(); ++c) {
-          r.columns[c].values.push_back(std::move(row[c]));
+      if (it.num_rows == 0) continue;
+      it.columns.resize(r.columns.size());
+      for (std::vector<Value>& col : it.columns) col.resize(it.num_rows);  // lacking: null
+      it.row_binding.resize(dependent ? it.num_rows : 0, 0);
+      for (size_t c = 0; c < r.columns.size(); ++c) {
+        std::vector<Value>& to = r.columns[c].values;
+        if (to.empty()) {
+          to = std::move(it.columns[c]);
+          continue;
         }
-        if (dependent) r.row_binding.push_back(k < it.row_binding.size() ? it.row_binding[k] : 0);
+        ReserveValues(to, total);
+        std::move(it.columns[c].begin(), it.columns[c].end(), std::back_inserter(to));
+      }
+      if (r.row_binding.empty()) {
+        r.row_binding = std::move(it.row_binding);
+      } else {
+        r.row_binding.reserve(total);
+        r.row_binding.insert(r.row_binding.end(), it.row_binding.begin(), it.row_binding.end());
       }
       it = ItemOutput{};
     }
+    nr.items.clear();
     for (Column& c : r.columns) {
       for (const Value& v : c.values) {
         if (!v.is_null()) {

@@ -78,6 +78,7 @@ absl::Status TryBatchForm(PlannedNode& pn, BatchForm form, int64_t requested,
   req.key_params = pn.binding_params;
   req.form = form;
   int64_t size = requested;
+  int64_t limit = 0;  // most keys one execution can take (0: no limit)
   if (form == BatchForm::kInList) {
     if (caps.max_placeholders == 0) {
       return absl::FailedPreconditionError("the provider takes no bound placeholders");
@@ -100,8 +101,12 @@ absl::Status TryBatchForm(PlannedNode& pn, BatchForm form, int64_t requested,
           "no room for keys under the placeholder limit (", caps.max_placeholders, ")"));
     }
     size = std::min(size, cap);
+    limit = cap;
   }
-  if (caps.max_batch_items > 0) size = std::min<int64_t>(size, caps.max_batch_items);
+  if (caps.max_batch_items > 0) {
+    size = std::min<int64_t>(size, caps.max_batch_items);
+    limit = limit > 0 ? std::min<int64_t>(limit, caps.max_batch_items) : caps.max_batch_items;
+  }
   size = std::max<int64_t>(size, 1);
   req.batch_items = static_cast<size_t>(size);
   QG_ASSIGN_OR_RETURN(Statement full, pn.source->provider->Compile(req));
@@ -113,6 +118,13 @@ absl::Status TryBatchForm(PlannedNode& pn, BatchForm form, int64_t requested,
   }
   pn.form = form;
   pn.batch_size = size;
+  // Every execution costs the source a probe of the table: a large key set
+  // is cut into one piece per parallel connection rather than into many
+  // small batches (measured: 100 batches of 1000 keys against PostgreSQL
+  // touched nearly every heap page of the orders table each time), up to
+  // what one execution can take.
+  pn.batch_size_flexible = caps.large_batches && !pn.is_write && !node.batch_size;
+  pn.max_batch_size = limit;
   pn.batched_full = std::move(full);
   {
     absl::MutexLock lock(&pn.batch_mu);
@@ -318,7 +330,11 @@ absl::StatusOr<std::shared_ptr<PlannedGraph>> BuildPlan(const Graph& graph,
         np.reason = absl::StrCat(
             node.strategy == Strategy::kBatched ? "forced by strategy \"batched\"" : "auto",
             pn.form == BatchForm::kAnyArray ? ": keys as one array argument (= ANY)"
-                                            : ": keys as an IN list");
+                                            : ": keys as an IN list",
+            pn.batch_size_flexible
+                ? "; a key set larger than batch_size x parallelism is split evenly over the "
+                  "parallel connections"
+                : "");
       } else if (node.strategy == Strategy::kBatched) {
         return absl::InvalidArgumentError(absl::StrCat(
             pn.error_prefix, "strategy \"batched\" is not possible: ", batched.message()));

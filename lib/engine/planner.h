@@ -104,6 +104,12 @@ struct PlannedNode {
   // kBatched:
   BatchForm form = BatchForm::kInList;
   int64_t batch_size = 0;
+  // When true (a read whose node does not set batch_size) the executor may
+  // put more keys in one execution, up to max_batch_size (0: no limit), to
+  // spread a large key set evenly over the node's parallel connections; an
+  // IN list grows by whole multiples of batch_size (fewer statement texts).
+  bool batch_size_flexible = false;
+  int64_t max_batch_size = 0;
   Statement batched_full;  // compiled for batch_size items
 
   std::vector<std::string> binding_params;  // mapped parameters, edge order

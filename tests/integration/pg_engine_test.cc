@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine_checks.h"
@@ -129,6 +130,70 @@ TEST_CASE("pg engine: the seed graph across two databases equals the native join
 std::string ActiveWith(const std::string& marker) {
   return SuperSql("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%" +
                   marker + "%' AND pid <> pg_backend_pid()");
+}
+
+TEST_CASE("pg engine: a large key set is cut into one = ANY piece per connection",
+          "[postgres][engine]") {
+  {
+    auto c = PgConnect("qgtest");
+    PgExec(*c, "DROP TABLE IF EXISTS split_keys, split_rows");
+    PgExec(*c, "CREATE TABLE split_keys AS SELECT g AS k FROM generate_series(1, 5000) g");
+    PgExec(*c,
+           "CREATE TABLE split_rows AS SELECT g AS k, g * 10 + r AS v "
+           "FROM generate_series(1, 5000) g, generate_series(1, 2) r");
+  }
+  auto engine = EngineWithCatalog(R"({"sources": [)" +
+                                  PgSource("pg_split", "qgtest", R"("pool_max": 8)") + "]}");
+  auto graph = [](const std::string& batch) {
+    return R"({"nodes": [
+      {"node_id": "keys", "database_id": "pg_split", "query_string": "SELECT k FROM split_keys",
+       "output_fields": ["k"]},
+      {"node_id": "rows", "database_id": "pg_split",
+       "query_string": "SELECT k, v FROM split_rows WHERE k = :k", "input_parameters": ["k"],
+       "output_fields": ["k", "v"])" +
+           batch + R"(}],
+      "edges": [{"source_node": "keys", "target_node": "rows",
+                 "input_mapping": {"keys.k": "rows.k"}}]})";
+  };
+  auto check_rows = [](const NodeResult& n) {
+    REQUIRE(n.num_rows == 10000);
+    REQUIRE(n.bindings.size() == 5000);
+    for (size_t i = 0; i < n.num_rows; ++i) {
+      const int64_t k = n.columns[0].values[i].as_int();
+      REQUIRE(n.bindings[n.row_binding[i]][0].as_int() == k);
+      REQUIRE(n.columns[1].values[i].as_int() / 10 == k);
+    }
+  };
+
+  // The default batch_size (1000) would take 5 executions; the key set is
+  // cut into one piece per connection the node may use at once: pool_max 8,
+  // the engine's workers, and this machine's cores (at least 2).
+  auto r = engine->ExecuteJson(graph(""));
+  INFO(r.status().ToString());
+  REQUIRE(r.ok());
+  const NodeResult& rows = *r->FindNode("rows");
+  check_rows(rows);
+  const int cores = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  const int width = std::min({8, std::max(4, 4 * cores), cores});
+  const int64_t piece = std::max<int64_t>(1000, (5000 + width - 1) / width);
+  const int64_t pieces = (5000 + piece - 1) / piece;
+  // Round trips: one execution per piece, plus a PREPARE on each connection
+  // that had not seen the statement.
+  CHECK(rows.stats.round_trips >= pieces);
+  CHECK(rows.stats.round_trips <= pieces + rows.stats.parallelism);
+  CHECK(rows.stats.parallelism <= width);
+  bool said = false;
+  for (const NodePlan& np : r->plan.nodes) {
+    if (np.node_id == "rows") said = np.reason.find("split evenly") != std::string::npos;
+  }
+  CHECK(said);
+
+  // A batch_size the node sets is kept.
+  r = engine->ExecuteJson(graph(R"(, "batch_size": 1000)"));
+  REQUIRE(r.ok());
+  check_rows(*r->FindNode("rows"));
+  CHECK(r->FindNode("rows")->stats.round_trips >= 5);
+  CHECK(InUse(*engine) == 0);
 }
 
 TEST_CASE("pg engine: a backend killed mid-query fails the graph within 2 s",

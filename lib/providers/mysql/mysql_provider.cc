@@ -27,6 +27,7 @@ class MysqlProvider final : public Provider {
     c.max_placeholders = kMaxPlaceholders;
     c.batch_in_list = true;
     c.batch_any_array = false;
+    c.large_batches = true;
     c.writes = true;
     c.transactions = true;
     c.savepoints = true;

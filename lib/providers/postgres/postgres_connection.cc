@@ -605,6 +605,7 @@ absl::Status PostgresConnection::Execute(const Statement& stmt, const std::vecto
       cols[i].native_type = infos[i].native_type;
     }
     QG_RETURN_IF_ERROR(sink->OnColumns(cols));
+    sink->ExpectRows(static_cast<size_t>(r.size()));
     std::vector<Value> row;
     size_t n = 0;
     for (const auto& rrow : r) {
@@ -613,13 +614,17 @@ absl::Status PostgresConnection::Execute(const Statement& stmt, const std::vecto
       }
       row.clear();
       row.reserve(ncols);
-      for (size_t i = 0; i < ncols; ++i) {
-        const pqxx::field f = rrow[static_cast<pqxx::row::size_type>(i)];
-        if (f.is_null()) {
+      // The row's iterator is a field that steps along the row: one pqxx
+      // field per row instead of one per value (each copies the result's
+      // shared pointers).
+      size_t i = 0;
+      for (auto f = rrow.begin(); i < ncols; ++f, ++i) {
+        if (f->is_null()) {
           row.emplace_back();
           continue;
         }
-        QG_ASSIGN_OR_RETURN(Value v, FieldToValue(infos[i], std::string_view(f.c_str(), f.size())));
+        QG_ASSIGN_OR_RETURN(Value v,
+                            FieldToValue(infos[i], std::string_view(f->c_str(), f->size())));
         row.push_back(std::move(v));
       }
       QG_RETURN_IF_ERROR(sink->OnRow(row));

@@ -22,6 +22,7 @@ class PostgresProvider final : public Provider {
     c.batch_in_list = true;
     c.batch_any_array = true;
     c.max_batch_items = 0;
+    c.large_batches = true;  // a bitmap scan of the whole key set (bench_postgres)
     c.writes = true;
     c.transactions = true;
     c.savepoints = true;

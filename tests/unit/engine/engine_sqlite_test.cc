@@ -214,6 +214,45 @@ TEST_CASE("batched rows link back even when the source converts key types", "[en
   }
 }
 
+TEST_CASE("numeric keys of different types bind and link as one value", "[engine][sqlite]") {
+  TempDir dir;
+  // ids mixes INTEGER and REAL values of the same numbers (2 and 2.0, 3.0):
+  // one binding each. scores.k is REAL: the key column comes back as 1.0,
+  // 2.0, 3.0 and links to the bindings made from 1, 2 and 3.0.
+  SqlExec(dir.File("users.sqlite"),
+          "CREATE TABLE ids (v);"
+          "INSERT INTO ids VALUES (1), (2), (2.0), (3.0), (NULL), (1);");
+  SqlExec(dir.File("orders.sqlite"),
+          "CREATE TABLE scores (k REAL, s TEXT);"
+          "INSERT INTO scores VALUES (1, 'one'), (2, 'two'), (3, 'three'), (4, 'four');");
+  auto engine = SqliteEngine(dir);
+  for (const std::string strategy : {"batched", "per_binding"}) {
+    INFO("strategy " << strategy);
+    auto r = engine->ExecuteJson(R"({"nodes": [
+      {"node_id": "ids", "database_id": "db_users", "query_string": "SELECT v FROM ids",
+       "output_fields": ["v"]},
+      {"node_id": "scores", "database_id": "db_orders",
+       "query_string": "SELECT k, s FROM scores WHERE k = :k", "input_parameters": ["k"],
+       "output_fields": ["k", "s"], "strategy": ")" +
+                                 strategy + R"("}],
+      "edges": [{"source_node": "ids", "target_node": "scores",
+                 "input_mapping": {"ids.v": "scores.k"}}]})");
+    INFO(r.status().message());
+    REQUIRE(r.ok());
+    const NodeResult* s = r->FindNode("scores");
+    CHECK(s->bindings.size() == 3);
+    CHECK(RowSet(*s) == std::vector<std::string>{"1.0|one", "2.0|two", "3.0|three"});
+    REQUIRE(s->row_binding.size() == 3);
+    for (size_t i = 0; i < s->num_rows; ++i) {
+      // Each row belongs to the binding holding the same number.
+      const Value& key = s->bindings[s->row_binding[i]][0];
+      const double want = s->columns[0].values[i].as_double();
+      CHECK((key.type() == ValueType::kInt64 ? static_cast<double>(key.as_int())
+                                             : key.as_double()) == want);
+    }
+  }
+}
+
 TEST_CASE("property: dependent joins equal the native join on random data", "[engine][sqlite]") {
   TempDir dir;
   auto engine = SqliteEngine(dir);
