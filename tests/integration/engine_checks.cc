@@ -116,6 +116,35 @@ std::vector<std::string> SortedKeys(const CollectedRows& rows, RowKey key) {
   return out;
 }
 
+void CheckSeedGraphAgainstNative(
+    Engine& engine, const std::string& graph, RowKey key,
+    const std::function<absl::StatusOr<CollectedRows>(const std::string& city)>& native_join,
+    const std::function<void(const GraphResult&, const NodeResult&)>& more) {
+  for (const std::string city : {"Paris", "Tokyo", "Nowhere"}) {
+    ExecuteOptions opts;
+    opts.params = {{"city", Value::String(city)}};
+    auto r = engine.ExecuteJson(graph, opts);
+    INFO(city << ": " << r.status().ToString());
+    REQUIRE(r.ok());
+    const NodeResult* orders = r->FindNode("order_data");
+    REQUIRE(orders != nullptr);
+    const std::vector<std::string> got =
+        JoinedKeys(*r, "user_data", "id", "order_data", "user_id", key);
+    auto want_rows = native_join(city);
+    REQUIRE(want_rows.ok());
+    const std::vector<std::string> want = SortedKeys(*want_rows, key);
+    CHECK(got.size() == want.size());
+    CHECK(got == want);
+    if (city == "Nowhere") {
+      CHECK(orders->status == NodeStatus::kSkipped);
+    } else {
+      CHECK(want.size() > 1000);
+      more(*r, *orders);
+    }
+  }
+  CHECK(InUse(engine) == 0);
+}
+
 void CheckKilledSessionFailsGraph(Engine& engine, const KilledSessionCase& c) {
   absl::StatusOr<GraphResult> result = absl::UnknownError("not run");
   std::atomic<bool> done{false};

@@ -53,6 +53,16 @@ std::vector<std::string> JoinedKeys(const GraphResult& r, const std::string& par
 // Every row of `rows` as `key`, sorted.
 std::vector<std::string> SortedKeys(const CollectedRows& rows, RowKey key);
 
+// Runs the seed graph `graph` (user_data -> order_data) for Paris, Tokyo and
+// Nowhere and compares every joined row, as `key`, with `native_join(city)`:
+// the same join computed natively in one database. Nowhere's order_data is
+// skipped; for the others `more(result, order_data)` checks further (plan,
+// strategy, types). Every connection is back in its pool afterwards.
+void CheckSeedGraphAgainstNative(
+    Engine& engine, const std::string& graph, RowKey key,
+    const std::function<absl::StatusOr<CollectedRows>(const std::string& city)>& native_join,
+    const std::function<void(const GraphResult&, const NodeResult&)>& more);
+
 // A graph with two independent nodes, "victim" on `victim_source` and
 // "sibling" on another source, both long-running. Once `both_running()`
 // holds, `kill_victim()` ends the victim's server session: the graph must

@@ -90,40 +90,24 @@ TEST_CASE("pg engine: the seed graph across two databases equals the native join
   auto engine = MakeEngine();
   const std::string graph = ReadFile(std::string(QG_SOURCE_DIR) + "/examples/graphs/seed_pg.json");
   auto native = PgConnect("qgtest");
-  for (const char* city : {"Paris", "Tokyo", "Nowhere"}) {
-    ExecuteOptions opts;
-    opts.params = {{"city", Value::String(city)}};
-    auto r = engine->ExecuteJson(graph, opts);
-    INFO(city << ": " << r.status().ToString());
-    REQUIRE(r.ok());
-    const NodeResult* orders = r->FindNode("order_data");
-    REQUIRE(orders != nullptr);
-    // Join the node results along the edge.
-    std::vector<std::string> got =
-        JoinedKeys(*r, "user_data", "id", "order_data", "user_id", DebugKey);
-    auto want_rows = PgQuery(*native,
-                             "SELECT u.id, u.name, u.city, o.order_id, o.user_id, o.amount FROM "
-                             "users u JOIN orders o ON o.user_id = u.id WHERE u.city = :city",
-                             {{"city", Value::String(city)}});
-    REQUIRE(want_rows.ok());
-    std::vector<std::string> want = SortedKeys(*want_rows, DebugKey);
-    CHECK(got.size() == want.size());
-    CHECK(got == want);
-    if (std::string(city) == "Nowhere") {
-      CHECK(orders->status == NodeStatus::kSkipped);
-    } else {
-      CHECK(want.size() > 1000);
-      // Batched: = ANY($1) with one array argument, few round trips.
-      CHECK(orders->stats.strategy == "batched");
-      CHECK(orders->stats.round_trips < 20);
-      bool any = false;
-      for (const NodePlan& np : r->plan.nodes) {
-        if (np.node_id == "order_data") any = np.statement.find("ANY($") != std::string::npos;
-      }
-      CHECK(any);
-    }
-  }
-  CHECK(InUse(*engine) == 0);
+  CheckSeedGraphAgainstNative(
+      *engine, graph, DebugKey,
+      [&](const std::string& city) {
+        return PgQuery(*native,
+                       "SELECT u.id, u.name, u.city, o.order_id, o.user_id, o.amount FROM "
+                       "users u JOIN orders o ON o.user_id = u.id WHERE u.city = :city",
+                       {{"city", Value::String(city)}});
+      },
+      [](const GraphResult& r, const NodeResult& orders) {
+        // Batched: = ANY($1) with one array argument, few round trips.
+        CHECK(orders.stats.strategy == "batched");
+        CHECK(orders.stats.round_trips < 20);
+        bool any = false;
+        for (const NodePlan& np : r.plan.nodes) {
+          if (np.node_id == "order_data") any = np.statement.find("ANY($") != std::string::npos;
+        }
+        CHECK(any);
+      });
 }
 
 // Active statements whose text contains `marker`.
