@@ -20,31 +20,13 @@
 #include "absl/strings/string_view.h"
 #include "common/json_writer.h"
 #include "common/status_macros.h"
+#include "common/strings.h"
 #include "fmt/format.h"
 #include "simdjson.h"
 
 namespace qg {
 
-namespace {
-
-// Debian's abseil is built with its own absl::string_view (not an alias of
-// std::string_view), so absl's string functions do not take ours: these
-// small helpers stand in for them.
-template <typename... A>
-std::string Cat(const A&... a) {
-  std::string s;
-  (s.append(fmt::to_string(a)), ...);
-  return s;
-}
-inline absl::string_view AV(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-inline std::string_view Trim(std::string_view s) {
-  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.front())))
-    s.remove_prefix(1);
-  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.back())))
-    s.remove_suffix(1);
-  return s;
-}
-}  // namespace
+namespace {}  // namespace
 
 namespace {
 
@@ -133,7 +115,7 @@ std::string Secret::Describe() const {
 // ---- durations and options -----------------------------------------------
 
 absl::StatusOr<absl::Duration> ParseDuration(std::string_view text) {
-  const std::string_view t = Trim(text);
+  const std::string_view t = TrimSpace(text);
   auto bad = [&](std::string_view why) {
     return absl::InvalidArgumentError(
         Cat("invalid duration '", t, "': ", why, " (want e.g. 5s, 250ms, 2m, 1h, or seconds)"));
@@ -168,11 +150,11 @@ absl::StatusOr<absl::Duration> ParseDuration(std::string_view text) {
   absl::Duration d;
   if (dots == 0) {
     int64_t i = 0;
-    if (!absl::SimpleAtoi(AV(number), &i)) return bad("out of range");
+    if (!absl::SimpleAtoi(Av(number), &i)) return bad("out of range");
     d = scale * i;
   } else {
     double f = 0;
-    if (!absl::SimpleAtod(AV(number), &f) || !std::isfinite(f)) return bad("not a number");
+    if (!absl::SimpleAtod(Av(number), &f) || !std::isfinite(f)) return bad("not a number");
     d = scale * f;
   }
   if (d == absl::InfiniteDuration() || d < absl::ZeroDuration()) return bad("out of range");
@@ -220,7 +202,7 @@ bool SamePool(const PoolOptions& a, const PoolOptions& b) {
 
 absl::Status ApplySourceOption(std::string_view key, std::string_view value, SourceConfig* source) {
   const std::string_view k = CanonicalKey(key);
-  const std::string_view v = Trim(value);
+  const std::string_view v = TrimSpace(value);
   PoolOptions& pool = source->pool;
   auto bad = [&](std::string_view want) {
     return absl::InvalidArgumentError(Cat("option ", key, ": ", want, " (got '", value, "')"));
@@ -236,7 +218,7 @@ absl::Status ApplySourceOption(std::string_view key, std::string_view value, Sou
   };
   if (k == "pool_min" || k == "pool_max") {
     int n = 0;
-    if (!absl::SimpleAtoi(AV(v), &n)) return bad("must be an integer");
+    if (!absl::SimpleAtoi(Av(v), &n)) return bad("must be an integer");
     if (k == "pool_min") {
       if (n < 0) return bad("must be >= 0");
       if (n > pool.pool_max) {
@@ -254,7 +236,7 @@ absl::Status ApplySourceOption(std::string_view key, std::string_view value, Sou
   }
   if (k == "lifetime_jitter") {
     double j = 0;
-    if (!absl::SimpleAtod(AV(v), &j) || !(j >= 0.0 && j <= 1.0)) {
+    if (!absl::SimpleAtod(Av(v), &j) || !(j >= 0.0 && j <= 1.0)) {
       return bad("must be a number from 0 to 1");
     }
     pool.lifetime_jitter = j;

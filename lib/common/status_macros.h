@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/strings.h"
 
 #define QG_STATUS_CONCAT_INNER_(a, b) a##b
 #define QG_STATUS_CONCAT_(a, b) QG_STATUS_CONCAT_INNER_(a, b)
@@ -29,11 +30,6 @@
   lhs = std::move(*tmp)
 
 namespace qg {
-
-// Debian's abseil 20220623 has its own absl::string_view (not an alias of
-// std::string_view), so absl::StrCat & co. do not take std::string_view.
-// Av() converts at the call site.
-inline absl::string_view Av(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 // Returns `s` with `prefix` prepended to its message, same code.
 inline absl::Status Annotate(const absl::Status& s, std::string_view prefix) {

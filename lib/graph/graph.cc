@@ -184,7 +184,10 @@ void AppendKey(std::string* out, std::string_view indent, std::string_view key, 
   *out += ": ";
 }
 
-std::string_view ShapeText(Shape s) {
+}  // namespace
+
+// Declared in qg/output.h; defined here, where graphs name their output.
+std::string_view ShapeName(Shape s) {
   switch (s) {
     case Shape::kNodes:
       return "nodes";
@@ -193,10 +196,10 @@ std::string_view ShapeText(Shape s) {
     case Shape::kNested:
       return "nested";
   }
-  return "nodes";
+  return "unknown";
 }
 
-std::string_view FormatText(Format f) {
+std::string_view FormatName(Format f) {
   switch (f) {
     case Format::kJson:
       return "json";
@@ -205,10 +208,8 @@ std::string_view FormatText(Format f) {
     case Format::kCsv:
       return "csv";
   }
-  return "json";
+  return "unknown";
 }
-
-}  // namespace
 
 std::string GraphToJson(const Graph& graph) {
   std::string out = "{\n  \"nodes\": [";
@@ -288,9 +289,9 @@ std::string GraphToJson(const Graph& graph) {
   if (graph.output) {
     const OutputOptions& o = *graph.output;
     out += ",\n  \"output\": {\"shape\": ";
-    AppendJsonString(&out, ShapeText(o.shape));
+    AppendJsonString(&out, ShapeName(o.shape));
     out += ", \"format\": ";
-    AppendJsonString(&out, FormatText(o.format));
+    AppendJsonString(&out, FormatName(o.format));
     if (o.max_rows != 0) out += fmt::format(", \"max_rows\": {}", o.max_rows);
     if (o.max_bytes != 0) out += fmt::format(", \"max_bytes\": {}", o.max_bytes);
     if (o.pretty) out += ", \"pretty\": true";

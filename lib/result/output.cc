@@ -31,29 +31,6 @@ absl::StatusOr<Format> ParseFormat(std::string_view s) {
       fmt::format("unknown output format \"{}\" (expected json, ndjson or csv)", s));
 }
 
-std::string_view ShapeName(Shape s) {
-  switch (s) {
-    case Shape::kNodes:
-      return "nodes";
-    case Shape::kJoined:
-      return "joined";
-    case Shape::kNested:
-      return "nested";
-  }
-  return "unknown";
-}
-
-std::string_view FormatName(Format f) {
-  switch (f) {
-    case Format::kJson:
-      return "json";
-    case Format::kNdjson:
-      return "ndjson";
-    case Format::kCsv:
-      return "csv";
-  }
-  return "unknown";
-}
 
 namespace {
 

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/string_view.h"
+#include "common/strings.h"
 
 namespace qg::sql {
 
@@ -41,8 +42,7 @@ struct Token {
 // dollar quote.
 absl::StatusOr<std::vector<Token>> Lex(std::string_view sql);
 
-// abseil 20220623 (Debian) has its own string_view type.
-inline absl::string_view Av(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+using qg::Av;  // common/strings.h
 
 inline bool EqualsNoCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;

@@ -14,30 +14,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/strings.h"
 #include "fmt/format.h"
 
 namespace qg::testing {
 
-namespace {
-
-// Debian's abseil is built with its own absl::string_view (not an alias of
-// std::string_view), so absl's string functions do not take ours: these
-// small helpers stand in for them.
-template <typename... A>
-std::string Cat(const A&... a) {
-  std::string s;
-  (s.append(fmt::to_string(a)), ...);
-  return s;
-}
-inline absl::string_view AV(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-inline std::string_view Trim(std::string_view s) {
-  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.front())))
-    s.remove_prefix(1);
-  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.back())))
-    s.remove_suffix(1);
-  return s;
-}
-}  // namespace
+namespace {}  // namespace
 
 namespace {
 
@@ -123,7 +105,7 @@ absl::StatusOr<FakeQuery> ParseFake(std::string_view text) {
     if (d == "@broken") {
       q.broken = true;
     } else if (std::string_view(d).starts_with("@sleep=")) {
-      if (!absl::SimpleAtoi(AV(d.substr(7)), &q.sleep_ms) || q.sleep_ms < 0) {
+      if (!absl::SimpleAtoi(Av(d.substr(7)), &q.sleep_ms) || q.sleep_ms < 0) {
         return absl::InvalidArgumentError(Cat("fake: bad directive '", d, "'"));
       }
     } else if (std::string_view(d).starts_with("@fail=")) {
@@ -185,7 +167,7 @@ absl::StatusOr<FakeQuery> ParseFake(std::string_view text) {
     }
   } else if (verb == "range") {
     q.body = Body::kRange;
-    if (rest() != 1 || !absl::SimpleAtoi(AV(toks[i]), &q.range) || q.range < 0) {
+    if (rest() != 1 || !absl::SimpleAtoi(Av(toks[i]), &q.range) || q.range < 0) {
       return absl::InvalidArgumentError("fake: 'range' needs one count >= 0");
     }
     ++i;

@@ -13,23 +13,14 @@
 #include "absl/container/flat_hash_set.h"
 #include "common/json_writer.h"
 #include "common/status_macros.h"
+#include "common/strings.h"
 #include "fmt/format.h"
 
 namespace qg::csv {
 namespace {
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string Trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return std::string(s.substr(b, e - b));
-}
+// Lower: common/strings.h. Trim: a trimmed copy.
+std::string Trim(std::string_view s) { return std::string(TrimSpace(s)); }
 
 absl::StatusOr<ColumnKind> KindOf(std::string_view name) {
   const std::string n = Lower(name);

@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "common/json_writer.h"
 #include "common/status_macros.h"
+#include "common/strings.h"
 #include "fmt/format.h"
 #include "qg/catalog.h"
 #include "simdjson.h"
@@ -19,18 +20,8 @@ namespace {
 
 constexpr int kMaxRedirects = 5;
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string Trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return std::string(s.substr(b, e - b));
-}
+// Lower: common/strings.h. Trim: a trimmed copy.
+std::string Trim(std::string_view s) { return std::string(TrimSpace(s)); }
 
 std::vector<std::string> Split(std::string_view s, char sep) {
   std::vector<std::string> out;

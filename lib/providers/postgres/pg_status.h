@@ -19,13 +19,7 @@
 
 namespace qg::pg {
 
-// Concatenates anything fmt can print (StrCat for std::string_view).
-template <typename... Args>
-std::string Cat(const Args&... args) {
-  std::string out;
-  (fmt::format_to(std::back_inserter(out), "{}", args), ...);
-  return out;
-}
+using qg::Cat;  // common/strings.h
 
 inline bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.starts_with(prefix);

@@ -1,0 +1,45 @@
+// Small string helpers every module uses.
+//
+// Debian's abseil 20220623 has its own absl::string_view (not an alias of
+// std::string_view), so absl::StrCat & co. do not take std::string_view:
+// Av() converts at the call site, Cat() concatenates anything fmt prints.
+#ifndef QG_LIB_COMMON_STRINGS_H_
+#define QG_LIB_COMMON_STRINGS_H_
+
+#include <cctype>
+#include <iterator>
+#include <string>
+#include <string_view>
+
+#include "absl/strings/string_view.h"
+#include "fmt/format.h"
+
+namespace qg {
+
+inline absl::string_view Av(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+// Concatenates anything fmt can print (strings, string_views, numbers).
+template <typename... A>
+std::string Cat(const A&... a) {
+  std::string out;
+  (fmt::format_to(std::back_inserter(out), "{}", a), ...);
+  return out;
+}
+
+// `s` without ASCII whitespace at either end.
+inline std::string_view TrimSpace(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// An ASCII lower-cased copy of `s`.
+inline std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace qg
+
+#endif  // QG_LIB_COMMON_STRINGS_H_
