@@ -283,6 +283,10 @@ class GraphRun : public std::enable_shared_from_this<GraphRun> {
   // Records a node's failure; returns true when the graph must be cancelled
   // (the first failure of an on_error=fail node). Requires mu_.
   bool RecordErrorLocked(NodeRun& nr, absl::Status error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // An invalid-argument failure of a dependent node (a value its source
+  // could not take) with where its bound values came from:
+  // "... (bound values: :uid <- users.name)".
+  absl::Status WithBindingOrigins(const NodeRun& nr, const absl::Status& s) const;
   void CancelGraph(const absl::Status& reason) { graph_token_->Cancel(reason); }
   void Schedule(const std::string& key, int max_slots, std::function<void()> fn);
   void ReleaseSlot(const std::string& key);
@@ -665,6 +669,18 @@ absl::StatusOr<std::vector<std::vector<Value>>> GraphRun::ComputeBindings(const 
   return bindings;
 }
 
+absl::Status GraphRun::WithBindingOrigins(const NodeRun& nr, const absl::Status& s) const {
+  if (s.code() != absl::StatusCode::kInvalidArgument || nr.pn->groups.empty()) return s;
+  std::string origins;
+  for (const InputGroup& g : nr.pn->groups) {
+    for (const auto& [field, pos] : g.fields) {
+      absl::StrAppend(&origins, origins.empty() ? "" : ", ", ":", nr.pn->binding_params[pos],
+                      " <- ", nodes_[g.parent]->pn->node->node_id, ".", field);
+    }
+  }
+  return absl::Status(s.code(), absl::StrCat(s.message(), " (bound values: ", origins, ")"));
+}
+
 bool GraphRun::RecordErrorLocked(NodeRun& nr, absl::Status error) {
   if (!nr.error.ok()) return false;  // the first error of a node wins
   nr.error = std::move(error);
@@ -957,7 +973,8 @@ void GraphRun::OnTaskDone(int i, TaskOutcome outcome) {
       } else if (nr.token->cancelled()) {
         cancel = RecordErrorLocked(nr, nr.token->status());  // the node's timeout
       } else {
-        cancel = RecordErrorLocked(nr, Annotate(outcome.status, nr.pn->error_prefix));
+        cancel = RecordErrorLocked(
+            nr, Annotate(WithBindingOrigins(nr, outcome.status), nr.pn->error_prefix));
       }
       if (cancel) reason = nr.error;
     }

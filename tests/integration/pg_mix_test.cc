@@ -387,6 +387,8 @@ TEST_CASE("pg mix: a REST value that cannot convert to the PostgreSQL parameter 
     CHECK(msg.find("integer") != std::string::npos);
     CHECK((msg.find("\"Ann\"") != std::string::npos || msg.find("\"Chloé\"") != std::string::npos));
     CHECK(msg.find("22P02") != std::string::npos);  // invalid_text_representation
+    // ... and where the value came from.
+    CHECK(msg.find("bound values: :uid <- users.name") != std::string::npos);
   }
   // The engine is fine afterwards: the same graph with the id converts.
   const std::string ok_graph = R"g({
