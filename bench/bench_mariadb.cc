@@ -26,86 +26,19 @@
 #include <vector>
 
 #include "bench_common.h"
+#include "mariadb_conn.h"
 #include "qg/engine.h"
 
 namespace {
 
 using namespace qg_bench;  // NOLINT: the bench's own helpers
 
-// A plain Connector/C session for the baselines.
-class Conn {
- public:
-  Conn(const std::string& port, const std::string& user, const std::string& password,
-       const std::string& db) {
-    m_ = mysql_init(nullptr);
-    mysql_optionsv(m_, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    if (mysql_real_connect(m_, "127.0.0.1", user.c_str(), password.c_str(), db.c_str(),
-                           static_cast<unsigned>(std::stoi(port)), nullptr, 0) == nullptr) {
-      std::string err = mysql_error(m_);
-      mysql_close(m_);
-      throw std::runtime_error("connect to " + db + ": " + err);
-    }
-  }
-  ~Conn() {
-    for (MYSQL_STMT* s : stmts_) mysql_stmt_close(s);
-    mysql_close(m_);
-  }
-  Conn(const Conn&) = delete;
-  Conn& operator=(const Conn&) = delete;
-
-  void Exec(const std::string& sql) {
-    if (mysql_real_query(m_, sql.data(), sql.size()) != 0) Fail(sql);
-    do {
-      if (MYSQL_RES* r = mysql_store_result(m_)) mysql_free_result(r);
-    } while (mysql_next_result(m_) == 0);
-  }
-  // Streams a text-protocol result; calls `row` for each; returns the count.
-  size_t Query(const std::string& sql, const std::function<void(MYSQL_ROW)>& row = {}) {
-    if (mysql_real_query(m_, sql.data(), sql.size()) != 0) Fail(sql);
-    MYSQL_RES* r = mysql_use_result(m_);
-    if (r == nullptr) Fail(sql);
-    size_t n = 0;
-    while (MYSQL_ROW rw = mysql_fetch_row(r)) {
-      if (row) row(rw);
-      ++n;
-    }
-    mysql_free_result(r);
-    return n;
-  }
-  int64_t Count(const std::string& sql) {
-    int64_t n = 0;
-    Query(sql, [&](MYSQL_ROW r) { n = r[0] != nullptr ? std::atoll(r[0]) : 0; });
-    return n;
-  }
-  MYSQL_STMT* Prepare(const std::string& sql) {
-    MYSQL_STMT* s = mysql_stmt_init(m_);
-    if (mysql_stmt_prepare(s, sql.data(), sql.size()) != 0) {
-      throw std::runtime_error(sql + ": " + mysql_stmt_error(s));
-    }
-    stmts_.push_back(s);
-    return s;
-  }
-
- private:
-  [[noreturn]] void Fail(const std::string& sql) {
-    throw std::runtime_error(sql.substr(0, 200) + ": " + mysql_error(m_));
-  }
-  MYSQL* m_;
-  std::vector<MYSQL_STMT*> stmts_;
-};
-
 struct Server {
   std::string port, user, password;
 };
 
 void Setup(const Server& s) {
-  const std::vector<std::string> users = {
-      "DROP TABLE IF EXISTS bench_users",
-      "CREATE TABLE bench_users (id INT PRIMARY KEY, name VARCHAR(40) NOT NULL, "
-      "city VARCHAR(20) NOT NULL, KEY (city)) ENGINE=InnoDB CHARACTER SET utf8mb4",
-      "INSERT INTO bench_users SELECT seq, CONCAT('user ', seq), CONCAT('city', seq % " +
-          std::to_string(kCities) + ") FROM seq_1_to_" + std::to_string(kUsers),
-      "ANALYZE TABLE bench_users"};
+  const std::vector<std::string> users = MariadbUsersSql();
   const std::vector<std::string> orders = {
       "DROP TABLE IF EXISTS bench_orders",
       "CREATE TABLE bench_orders (order_id INT PRIMARY KEY, user_id INT NOT NULL, "
@@ -124,14 +57,7 @@ void Setup(const Server& s) {
                         Part{"qgtest", &users, "bench_users", kUsers},
                         Part{"qgtest", &orders, "bench_orders", kOrders}}) {
     Conn c(s.port, s.user, s.password, p.db);
-    if (c.Count("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '" + p.db +
-                "' AND TABLE_NAME = '" + p.table + "'") == 1 &&
-        c.Count("SELECT COUNT(*) FROM " + p.table) == p.rows) {
-      continue;
-    }
-    std::fprintf(stderr, "bench_mariadb: building %s.%s (%d rows)\n", p.db.c_str(), p.table.c_str(),
-                 p.rows);
-    for (const std::string& sql : *p.sql) c.Exec(sql);
+    EnsureTable(c, "bench_mariadb", p.db, p.table, p.rows, *p.sql);
   }
 }
 

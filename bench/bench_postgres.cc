@@ -6,6 +6,10 @@
 //            `user_id = ANY($1)` query for all their ids
 //   naive    the seed's pseudocode: one orders query per user
 //   fdw      postgres_fdw: the users database joins a foreign orders table
+// and, built with MariaDB support, the seed graph with users on MariaDB
+// (qg_users there) and orders in PostgreSQL, against the same native join
+// (needs a MariaDB server: $QG_TEST_SERVERS_DIR/mariadb.env, else one is
+// started in BUILD/bench-servers).
 // at two selectivities: one city (~2% of users) and all users (1M rows).
 //
 //   bench_postgres [ENV_FILE] [--only=WORD,...] [--selectivity=city|all] [--reps=N]
@@ -24,6 +28,9 @@
 
 #include "bench_common.h"
 #include "qg/engine.h"
+#if QG_BENCH_MARIADB
+#include "mariadb_conn.h"
+#endif
 
 namespace {
 
@@ -113,6 +120,9 @@ int main(int argc, char** argv) {
   Server s{Env("QG_TEST_PG_PORT"), Env("QG_TEST_PG_USER"), Env("QG_TEST_PG_PASSWORD"),
            Env("QG_TEST_PG_SUPERUSER_SOCKET")};
   int rc = 0;
+#if QG_BENCH_MARIADB
+  ServerHandle mariadb("mariadb", "QG_TEST_MYSQL_PORT");
+#endif
   try {
     Setup(s);
     auto engine_or = qg::Engine::Create();
@@ -129,6 +139,27 @@ int main(int argc, char** argv) {
        "password": {"env": "QG_TEST_PG_PASSWORD"}, "options": {"pool_max": 8}}]})";
     absl::Status st = engine->LoadCatalogJson(catalog);
     if (!st.ok()) throw std::runtime_error(st.ToString());
+#if QG_BENCH_MARIADB
+    // Users on MariaDB, orders in PostgreSQL.
+    if (!mariadb.Attach("")) throw std::runtime_error("no MariaDB server");
+    {
+      Conn c(Env("QG_TEST_MYSQL_PORT"), Env("QG_TEST_MYSQL_USER"), Env("QG_TEST_MYSQL_PASSWORD"),
+             "qg_users");
+      EnsureTable(c, "bench_postgres", "qg_users", "bench_users", kUsers, MariadbUsersSql());
+    }
+    auto mixed_or = qg::Engine::Create();
+    if (!mixed_or.ok()) throw std::runtime_error(mixed_or.status().ToString());
+    auto& mixed = *mixed_or;
+    st = mixed->LoadCatalogJson(R"({"sources": [
+      {"name": "db_users", "provider": "mysql", "connect": "host=127.0.0.1 port=)" +
+                                Env("QG_TEST_MYSQL_PORT") + R"( dbname=qg_users", "user": ")" +
+                                Env("QG_TEST_MYSQL_USER") + R"(",
+       "password": {"env": "QG_TEST_MYSQL_PASSWORD"}, "options": {"pool_max": 8}},
+      {"name": "db_orders", "provider": "postgres", "connect": "host=127.0.0.1 port=)" +
+                                s.port + R"( dbname=qg_orders", "user": "qg",
+       "password": {"env": "QG_TEST_PG_PASSWORD"}, "options": {"pool_max": 8}}]})");
+    if (!st.ok()) throw std::runtime_error(st.ToString());
+#endif
 
     pqxx::connection native(s.Conninfo("qgtest"));
     pqxx::connection users_db(s.Conninfo("qg_users"));
@@ -175,6 +206,13 @@ int main(int argc, char** argv) {
         if (!r.ok()) throw std::runtime_error(r.status().ToString());
         return r->FindNode("order_data")->num_rows;
       });
+#if QG_BENCH_MARIADB
+      report.Run("qgraph, users on MariaDB, orders on PG", false, [&] {
+        auto r = mixed->ExecuteJson(graph, opts);
+        if (!r.ok()) throw std::runtime_error(r.status().ToString());
+        return r->FindNode("order_data")->num_rows;
+      });
+#endif
       report.Run("hand-written client, one = ANY($1)", false, [&] {
         pqxx::nontransaction ut(users_db);
         auto u = one_city ? ut.exec_prepared("users_city", city) : ut.exec_prepared("users_all");
@@ -208,6 +246,10 @@ int main(int argc, char** argv) {
                   report.Ratio("qgraph/fdw", "qgraph", "fdw").c_str(),
                   report.Ratio("qgraph/any-client", "qgraph", "hand-written").c_str(),
                   report.Ratio("naive/qgraph", "naive", "qgraph").c_str());
+#if QG_BENCH_MARIADB
+      std::printf("%-12s%s\n\n", "",
+                  report.Ratio("users-on-MariaDB/native", "users on MariaDB", "native").c_str());
+#endif
       std::fflush(stdout);
     }
   } catch (const std::exception& e) {
@@ -215,5 +257,8 @@ int main(int argc, char** argv) {
     rc = 1;
   }
   if (!server.Stop()) rc = 1;
+#if QG_BENCH_MARIADB
+  if (!mariadb.Stop()) rc = 1;
+#endif
   return rc;
 }
