@@ -31,7 +31,6 @@ absl::StatusOr<Format> ParseFormat(std::string_view s) {
       fmt::format("unknown output format \"{}\" (expected json, ndjson or csv)", s));
 }
 
-
 namespace {
 
 const Value& NullValue() {
