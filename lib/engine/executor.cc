@@ -383,10 +383,14 @@ class CollectSink : public RowSink {
       // other items to them): room for the whole node, projected from this
       // item's rows per binding, plus a tenth. Untouched room costs address
       // space only.
+      // The projection is a guess: it is bounded by the result row limit and
+      // by kMaxProjectedRows (a skewed first item must not ask for more
+      // address space than the machine will lend); FinishNode grows the
+      // columns past it when the guess was short.
       const double per_binding = static_cast<double>(rows) / static_cast<double>(item_bindings_);
       const double projected = per_binding * static_cast<double>(nr_->bindings.size()) * 1.1;
-      const double cap =
-          run_->limited() && run_->max_rows() > 0 ? static_cast<double>(run_->max_rows()) : 1e9;
+      double cap = static_cast<double>(kMaxProjectedRows);
+      if (run_->max_rows() > 0) cap = std::min(cap, static_cast<double>(run_->max_rows()));
       want = std::max(want, static_cast<size_t>(std::min(projected, cap)));
     }
     for (std::vector<Value>& c : out_->columns) ReserveValues(c, want);
@@ -456,6 +460,7 @@ class CollectSink : public RowSink {
   }
 
   static constexpr int64_t kCountEvery = 256;
+  static constexpr size_t kMaxProjectedRows = size_t{16} << 20;  // 768 MiB of values a column
 
   GraphRun* run_;
   NodeRun* nr_;
