@@ -428,6 +428,47 @@ TEST_CASE("pg: transactions, savepoints and Reset", "[postgres]") {
   PgExec(*c, "DROP TABLE it_tx");
 }
 
+// Takes `limit` rows, then refuses the next one (as a result limit does).
+struct StoppingSink final : public RowSink {
+  explicit StoppingSink(size_t limit) : limit(limit) {}
+  size_t limit, rows = 0;
+  absl::Status OnColumns(const std::vector<ColumnInfo>&) override { return absl::OkStatus(); }
+  absl::Status OnRow(std::vector<Value>&) override {
+    if (rows == limit) return absl::ResourceExhaustedError("stopping sink: enough rows");
+    ++rows;
+    return absl::OkStatus();
+  }
+};
+
+TEST_CASE("pg: a sink that stops mid-result leaves the session usable", "[postgres]") {
+  // Rows stream into the sink as they arrive; when it refuses one, the rest
+  // of the result is cancelled (outside a transaction) or read and dropped
+  // (inside one, where a cancel would abort the transaction).
+  auto c = PgConnect();
+  const std::string big = "SELECT g, repeat('x', 100) AS pad FROM generate_series(1, :n) g";
+  StoppingSink outside(10);
+  absl::Status s = RunQueryInto(PgProvider(), *c, big, {{"n", Value::Int(2000000)}}, &outside);
+  CHECK(s.code() == absl::StatusCode::kResourceExhausted);
+  CHECK(outside.rows == 10);
+  CHECK_FALSE(c->broken());
+  CHECK(One(*c, "SELECT 41 + 1") == Value::Int(42));
+
+  PgExec(*c, "DROP TABLE IF EXISTS it_stop");
+  PgExec(*c, "CREATE TABLE it_stop (id int)");
+  REQUIRE(c->Begin({}).ok());
+  PgExec(*c, "INSERT INTO it_stop VALUES (1)");
+  StoppingSink inside(5);
+  s = RunQueryInto(PgProvider(), *c, big, {{"n", Value::Int(100000)}}, &inside);
+  CHECK(s.code() == absl::StatusCode::kResourceExhausted);
+  CHECK(inside.rows == 5);
+  PgExec(*c, "INSERT INTO it_stop VALUES (2)");  // the transaction is still good
+  REQUIRE(c->Commit().ok());
+  CHECK(SuperSql("SELECT string_agg(id::text, ',' ORDER BY id) FROM it_stop") == "1,2");
+  REQUIRE(c->Reset().ok());
+  CHECK(One(*c, "SELECT count(*) FROM generate_series(1, 3)") == Value::Int(3));
+  PgExec(*c, "DROP TABLE it_stop");
+}
+
 TEST_CASE("pg: two-phase commit: prepare, list, commit and roll back prepared", "[postgres]") {
   auto c = PgConnect();
   auto other = PgConnect();

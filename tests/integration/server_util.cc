@@ -24,8 +24,8 @@ std::unique_ptr<Connection> ConnectOrFail(Provider& provider, const ConnectReque
   return std::move(*c);
 }
 
-absl::StatusOr<CollectedRows> RunQuery(Provider& provider, Connection& conn, const std::string& sql,
-                                       const ParamList& params, ExecStats* stats) {
+absl::Status RunQueryInto(Provider& provider, Connection& conn, const std::string& sql,
+                          const ParamList& params, RowSink* sink, ExecStats* stats) {
   CompileRequest req;
   req.query_string = sql;
   for (const auto& [name, value] : params) req.input_parameters.push_back(name);
@@ -39,9 +39,14 @@ absl::StatusOr<CollectedRows> RunQuery(Provider& provider, Connection& conn, con
     if (auto it = by_name.find(a.name); it != by_name.end()) b.value = *it->second;
     args.push_back(std::move(b));
   }
-  CollectedRows rows;
   ExecStats local;
-  absl::Status s = conn.Execute(*stmt, args, &rows, stats != nullptr ? stats : &local);
+  return conn.Execute(*stmt, args, sink, stats != nullptr ? stats : &local);
+}
+
+absl::StatusOr<CollectedRows> RunQuery(Provider& provider, Connection& conn, const std::string& sql,
+                                       const ParamList& params, ExecStats* stats) {
+  CollectedRows rows;
+  absl::Status s = RunQueryInto(provider, conn, sql, params, &rows, stats);
   if (!s.ok()) return s;
   return rows;
 }

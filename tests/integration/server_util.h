@@ -41,6 +41,9 @@ std::unique_ptr<Connection> ConnectOrFail(Provider& provider, const ConnectReque
 // with `provider` and runs it on `conn` with the values bound.
 absl::StatusOr<CollectedRows> RunQuery(Provider& provider, Connection& conn, const std::string& sql,
                                        const ParamList& params = {}, ExecStats* stats = nullptr);
+// The same, with the rows going to `sink`.
+absl::Status RunQueryInto(Provider& provider, Connection& conn, const std::string& sql,
+                          const ParamList& params, RowSink* sink, ExecStats* stats = nullptr);
 
 // Polls every 20 ms, up to `timeout_ms`, until `pred` is true; returns
 // whether it became true.

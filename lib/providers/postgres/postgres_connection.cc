@@ -7,6 +7,9 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <optional>
 #include <pqxx/pqxx>
 #include <thread>
 #include <utility>
@@ -446,6 +449,11 @@ absl::Status PostgresConnection::MapException(std::string_view what) {
     raw = "unknown error";
   }
   if (conn_ == nullptr || !conn_->is_open()) lost = true;
+  return MapError(what, state, raw, lost);
+}
+
+absl::Status PostgresConnection::MapError(std::string_view what, const std::string& state,
+                                          const std::string& raw, bool lost) {
   if (StartsWith(state, "08") || StartsWith(state, "57P")) lost = true;
   std::string msg = CleanMessage(raw);
   if (msg.empty()) msg = "server closed the connection";
@@ -551,15 +559,51 @@ absl::StatusOr<TypeInfo> PostgresConnection::LookupType(uint32_t oid, void* txp)
   return info;
 }
 
+namespace {
+
+struct ClearResult {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using ResultPtr = std::unique_ptr<PGresult, ClearResult>;
+
+// The server's SQLSTATE and message of a failed result, or the connection's
+// message when there is no result.
+void ResultError(PGconn* conn, const PGresult* r, std::string* state, std::string* raw) {
+  const char* st = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  if (st != nullptr) *state = st;
+  const char* msg = r != nullptr ? PQresultErrorMessage(r) : nullptr;
+  if (msg == nullptr || *msg == '\0') msg = PQerrorMessage(conn);
+  *raw = msg != nullptr ? msg : "";
+}
+
+int64_t CommandRows(PGresult* r) {
+  const char* n = PQcmdTuples(r);
+  return n != nullptr && *n != '\0' ? std::strtoll(n, nullptr, 10) : 0;
+}
+
+}  // namespace
+
+absl::Status PostgresConnection::RawError(std::string_view what, const PGresult* r) {
+  std::string state, raw;
+  ResultError(handles_->conn, r, &state, &raw);
+  return MapError(what, state, raw, PQstatus(handles_->conn) != CONNECTION_OK);
+}
+
+absl::Status PostgresConnection::RawCommand(std::string_view what, const std::string& sql) {
+  ResultPtr r(PQexec(handles_->conn, sql.c_str()));
+  if (r == nullptr || PQresultStatus(r.get()) != PGRES_COMMAND_OK) return RawError(what, r.get());
+  return absl::OkStatus();
+}
+
 absl::Status PostgresConnection::Execute(const Statement& stmt, const std::vector<BoundArg>& args,
                                          RowSink* sink, ExecStats* stats) {
   QG_ASSIGN_OR_RETURN(pqxx::internal::params params, BuildParams(stmt, args));
   QG_RETURN_IF_ERROR(CheckNoNul("the statement text", stmt.text));
   if (!cancelled_.load(std::memory_order_acquire)) QG_RETURN_IF_ERROR(EnsureLive());
   int64_t round_trips = 0;
-  bool fresh = false;
-  std::string name;
   absl::Status status = Run("execute", [&]() -> absl::Status {
+    PGconn* pc = handles_->conn;
+    std::string name;
     auto it = prepared_.find(stmt.text);
     if (it != prepared_.end()) {
       name = it->second;
@@ -572,84 +616,157 @@ absl::Status PostgresConnection::Execute(const Statement& stmt, const std::vecto
           std::string old_name = old->second;
           prepared_.erase(old);
           if (!InTransaction()) {
-            conn_->unprepare(old_name);  // DEALLOCATE
             ++round_trips;
+            QG_RETURN_IF_ERROR(RawCommand("execute", "DEALLOCATE " + old_name));
           }
         }
       }
       name = Cat("qg_", next_statement_++);
-      conn_->prepare(name, stmt.text);
+      ++round_trips;
+      ResultPtr r(PQprepare(pc, name.c_str(), stmt.text.c_str(), 0, nullptr));
+      if (r == nullptr || PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
+        if (stats != nullptr) stats->round_trips += round_trips;
+        return RawError("execute", r.get());
+      }
       prepared_.emplace(stmt.text, name);
       prepared_order_.push_back(stmt.text);
-      fresh = true;
-      ++round_trips;  // PREPARE happens with the first execution
     }
-    pqxx::nontransaction tx(*conn_);
-    pqxx::result r = tx.exec_prepared(name, std::move(params));
+    const std::vector<const char*> values = params.get_pointers();
     ++round_trips;
-    if (stats != nullptr) {
-      stats->round_trips += round_trips;
-      if (stmt.is_write || r.columns() == 0) {
-        stats->rows_affected = static_cast<int64_t>(r.affected_rows());
-      }
+    if (stats != nullptr) stats->round_trips += round_trips;
+    if (PQsendQueryPrepared(pc, name.c_str(), static_cast<int>(values.size()), values.data(),
+                            params.lengths.data(), params.binaries.data(), 0) == 0) {
+      return RawError("execute", nullptr);
     }
-    if (sink == nullptr) return absl::OkStatus();
-    const size_t ncols = r.columns();
-    std::vector<ColumnInfo> cols(ncols);
-    std::vector<TypeInfo> infos(ncols);
-    for (size_t i = 0; i < ncols; ++i) {
-      const auto col = static_cast<pqxx::row::size_type>(i);
-      QG_ASSIGN_OR_RETURN(infos[i], LookupType(r.column_type(col), &tx));
-      cols[i].name = r.column_name(col);
-      cols[i].type = infos[i].type;
-      cols[i].native_type = infos[i].native_type;
-    }
-    QG_RETURN_IF_ERROR(sink->OnColumns(cols));
-    sink->ExpectRows(static_cast<size_t>(r.size()));
-    std::vector<Value> row;
-    size_t n = 0;
-    for (const auto& rrow : r) {
-      if ((++n & 1023) == 0 && cancelled_.load(std::memory_order_acquire)) {
-        return absl::CancelledError("postgres: execute: cancelled");
-      }
-      row.clear();
-      row.reserve(ncols);
-      // The row's iterator is a field that steps along the row: one pqxx
-      // field per row instead of one per value (each copies the result's
-      // shared pointers).
-      size_t i = 0;
-      for (auto f = rrow.begin(); i < ncols; ++f, ++i) {
-        if (f->is_null()) {
-          row.emplace_back();
-          continue;
-        }
-        QG_ASSIGN_OR_RETURN(Value v,
-                            FieldToValue(infos[i], std::string_view(f->c_str(), f->size())));
-        row.push_back(std::move(v));
-      }
-      QG_RETURN_IF_ERROR(sink->OnRow(row));
-    }
-    return absl::OkStatus();
+    // Rows are converted as they arrive (libpq's single-row mode): a whole
+    // PGresult of a large result is fresh memory the client faults in and
+    // gives back on every statement, which cost more than the conversion.
+    if (sink != nullptr) PQsetSingleRowMode(pc);
+    return ReadResults(sink, stats, stmt.is_write);
   });
   if (status.ok() && !stmt.is_write && cancelled_.load(std::memory_order_acquire)) {
     // Cancel() came too late to stop the server; the caller asked for it.
     return absl::CancelledError("postgres: execute: cancelled");
   }
-  if (!status.ok() && fresh && !broken()) {
-    // The statement may not have been prepared (e.g. a syntax error): forget it.
-    auto it = prepared_.find(stmt.text);
-    if (it != prepared_.end() && it->second == name) {
-      prepared_.erase(it);
-      prepared_order_.erase(std::remove(prepared_order_.begin(), prepared_order_.end(), stmt.text),
-                            prepared_order_.end());
-      try {
-        if (!InTransaction()) conn_->unprepare(name);
-      } catch (...) {
-        // An unusable name is simply never used again.
+  return status;
+}
+
+absl::Status PostgresConnection::ReadResults(RowSink* sink, ExecStats* stats, bool is_write) {
+  PGconn* pc = handles_->conn;
+  absl::Status error;      // the server's, or the sink's: the rest is drained
+  bool described = false;  // the sink has the columns
+  bool buffering = false;  // the columns have types not looked up yet
+  std::vector<ResultPtr> buffered;
+  std::vector<TypeInfo> infos;
+  std::vector<Value> row;
+  size_t n = 0;
+  // Stops handing rows to the sink; outside a transaction the server is
+  // asked to stop sending them (inside one, a cancelled statement would
+  // abort the transaction, so the rest is read and dropped).
+  auto stop = [&](absl::Status s) {
+    error = std::move(s);
+    if (!InTransaction() && handles_->cancel != nullptr) {
+      char errbuf[256];
+      Pq().cancel(handles_->cancel, errbuf, sizeof(errbuf));
+    }
+  };
+  // Hands the rows of `r` to the sink.
+  auto deliver = [&](PGresult* r) -> absl::Status {
+    const int rows = PQntuples(r);
+    const size_t ncols = infos.size();
+    for (int t = 0; t < rows; ++t) {
+      if ((++n & 1023) == 0 && cancelled_.load(std::memory_order_acquire)) {
+        return absl::CancelledError("postgres: execute: cancelled");
       }
+      row.clear();
+      row.reserve(ncols);
+      for (size_t i = 0; i < ncols; ++i) {
+        const int col = static_cast<int>(i);
+        if (PQgetisnull(r, t, col)) {
+          row.emplace_back();
+          continue;
+        }
+        QG_ASSIGN_OR_RETURN(
+            Value v,
+            FieldToValue(infos[i], std::string_view(PQgetvalue(r, t, col),
+                                                    static_cast<size_t>(PQgetlength(r, t, col)))));
+        row.push_back(std::move(v));
+      }
+      QG_RETURN_IF_ERROR(sink->OnRow(row));
+    }
+    return absl::OkStatus();
+  };
+  // Tells the sink the columns; false when a type must be looked up first.
+  auto describe = [&](PGresult* r) -> absl::StatusOr<bool> {
+    const int ncols = PQnfields(r);
+    infos.assign(static_cast<size_t>(ncols), TypeInfo{});
+    std::vector<ColumnInfo> cols(static_cast<size_t>(ncols));
+    for (int i = 0; i < ncols; ++i) {
+      const uint32_t oid = PQftype(r, i);
+      std::optional<TypeInfo> known = BuiltinType(oid);
+      if (!known) {
+        auto cached = types_.find(oid);
+        if (cached == types_.end()) return false;
+        known = cached->second;
+      }
+      infos[i] = *known;
+      cols[i].name = PQfname(r, i);
+      cols[i].type = known->type;
+      cols[i].native_type = known->native_type;
+    }
+    QG_RETURN_IF_ERROR(sink->OnColumns(cols));
+    return true;
+  };
+  while (true) {
+    ResultPtr r(PQgetResult(pc));
+    if (r == nullptr) break;
+    const ExecStatusType st = PQresultStatus(r.get());
+    if (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) {
+      if (st == PGRES_TUPLES_OK && stats != nullptr && (is_write || PQnfields(r.get()) == 0)) {
+        stats->rows_affected = CommandRows(r.get());
+      }
+      if (!error.ok() || sink == nullptr) continue;
+      if (!described) {
+        absl::StatusOr<bool> ready = describe(r.get());
+        if (!ready.ok()) {
+          stop(ready.status());
+          continue;
+        }
+        described = true;
+        buffering = !*ready;
+      }
+      if (buffering) {
+        buffered.push_back(std::move(r));
+        continue;
+      }
+      absl::Status s = deliver(r.get());
+      if (!s.ok()) stop(std::move(s));
+    } else if (st == PGRES_COMMAND_OK) {
+      if (stats != nullptr) stats->rows_affected = CommandRows(r.get());
+      if (error.ok() && sink != nullptr && !described) {
+        absl::StatusOr<bool> ready = describe(r.get());  // no columns
+        if (!ready.ok()) error = ready.status();
+        described = true;
+      }
+    } else if (error.ok() || error.code() == absl::StatusCode::kCancelled) {
+      error = RawError("execute", r.get());  // the server's reason wins over our cancel
     }
   }
-  return status;
+  if (PQstatus(pc) != CONNECTION_OK && error.code() != absl::StatusCode::kUnavailable) {
+    return RawError("execute", nullptr);  // marks the connection broken
+  }
+  if (!error.ok() || !buffering) return error;
+  // First sight of a type on this connection: look it up, then the rows.
+  {
+    pqxx::nontransaction tx(*conn_);
+    for (int i = 0; i < PQnfields(buffered.front().get()); ++i) {
+      QG_RETURN_IF_ERROR(LookupType(PQftype(buffered.front().get(), i), &tx).status());
+    }
+  }
+  QG_ASSIGN_OR_RETURN(bool ready, describe(buffered.front().get()));
+  if (!ready) return absl::InternalError("postgres: execute: a column type could not be resolved");
+  for (const ResultPtr& b : buffered) QG_RETURN_IF_ERROR(deliver(b.get()));
+  return absl::OkStatus();
 }
 
 absl::Status PostgresConnection::Ping(std::string_view query) {

@@ -12,8 +12,9 @@
 // Statements are prepared once per connection (names qg_1, qg_2, ...; the
 // cache keeps the most recent kMaxPrepared texts). Arguments are bound as
 // text parameters, bytea as binary, batched keys as one array literal
-// ({1,2,3}) for `col = ANY($n)`. Results are read whole (a PGresult) and then
-// streamed into the sink row by row.
+// ({1,2,3}) for `col = ANY($n)`. Statements run on libpq directly (libpqxx
+// 6.4 has no single-row mode): prepared once, executed, and their rows
+// converted and handed to the sink as they arrive, never held whole.
 #ifndef QG_LIB_PROVIDERS_POSTGRES_POSTGRES_CONNECTION_H_
 #define QG_LIB_PROVIDERS_POSTGRES_POSTGRES_CONNECTION_H_
 
@@ -33,6 +34,8 @@
 #include "providers/postgres/pg_types.h"
 #include "qg/cost.h"
 #include "qg/provider.h"
+
+struct pg_result;  // libpq's PGresult
 
 namespace qg::pg {
 
@@ -84,6 +87,18 @@ class PostgresConnection final : public Connection {
   template <typename Fn>
   absl::Status Run(std::string_view what, Fn&& fn);
   absl::Status MapException(std::string_view what);
+  // A server or driver error as a status (SQLSTATE kept in the message);
+  // `lost` marks the connection broken.
+  absl::Status MapError(std::string_view what, const std::string& state, const std::string& raw,
+                        bool lost);
+  // The error of a failed libpq result (or of the connection when null).
+  absl::Status RawError(std::string_view what, const pg_result* r);
+  // Runs a statement without parameters or rows on libpq directly.
+  absl::Status RawCommand(std::string_view what, const std::string& sql);
+  // Reads the results of the statement just sent: rows to `sink` as they
+  // arrive; after an error (the server's or the sink's) the rest is drained
+  // so the session stays usable.
+  absl::Status ReadResults(RowSink* sink, ExecStats* stats, bool is_write);
   // Runs one utility statement (BEGIN, COMMIT, ...).
   absl::StatusOr<std::string> Simple(std::string_view what, const std::string& sql);
   // The transaction state from libpq (no round trip).
