@@ -45,15 +45,36 @@ int64_t ValueBytes(const Value& v) {
 // a third of a million-row node's time in a VM (measured).
 void ReserveValues(std::vector<Value>& v, size_t n) {
   if (v.capacity() >= n) return;
-  v.reserve(n);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
+  // The advice must come before the first touch: a fresh buffer is advised,
+  // then the values move in (reserve() would move them first, on 4 KiB pages).
+  std::vector<Value> fresh;
+  fresh.reserve(n);
   constexpr uintptr_t kHuge = uintptr_t{2} << 20;
-  const uintptr_t begin = reinterpret_cast<uintptr_t>(v.data() + v.size());
-  const uintptr_t end = reinterpret_cast<uintptr_t>(v.data() + v.capacity());
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(fresh.data());
+  const uintptr_t end = reinterpret_cast<uintptr_t>(fresh.data() + fresh.capacity());
   const uintptr_t from = (begin + kHuge - 1) & ~(kHuge - 1);
   const uintptr_t to = end & ~(kHuge - 1);
   if (to > from) madvise(reinterpret_cast<void*>(from), to - from, MADV_HUGEPAGE);
+  fresh.insert(fresh.end(), std::make_move_iterator(v.begin()), std::make_move_iterator(v.end()));
+  v.swap(fresh);
+#else
+  v.reserve(n);
 #endif
+}
+
+// The most rows a column's room is grown or projected by at once (768 MiB
+// of values).
+constexpr size_t kMaxProjectedRows = size_t{16} << 20;
+
+// The next capacity of a column that is full: doubling while small, then
+// eight-fold (at most kMaxProjectedRows more): room not yet written costs
+// address space only, and every step moves all the values so far; the
+// first item's room usually takes the whole node without another move
+// (FinishNode).
+size_t GrownCapacity(size_t capacity) {
+  if (capacity < (size_t{1} << 16)) return std::max<size_t>(256, capacity * 2);
+  return capacity + std::min<size_t>(capacity * 7, kMaxProjectedRows);
 }
 
 std::string KeyText(const std::vector<Value>& key) {
@@ -165,7 +186,10 @@ class TupleIndex {
     const std::vector<Value>& t = (*tuples_)[i];
     if (all_int_) {
       if (t.size() == 1 && t[0].type() == ValueType::kInt64) {
-        return ints_.try_emplace(t[0].as_int(), i).second;
+        const int64_t v = t[0].as_int();
+        min_ = ints_.empty() ? v : std::min(min_, v);
+        max_ = ints_.empty() ? v : std::max(max_, v);
+        return ints_.try_emplace(v, i).second;
       }
       all_int_ = false;
       general_.Reserve(ints_.size() + 1);
@@ -176,11 +200,29 @@ class TupleIndex {
     return general_.Insert(i);
   }
 
+  // After the last Insert: int64 keys that fill most of their range (ids)
+  // get a direct table, 4 bytes a slot and no hashing: the hash map's
+  // slots missed the cache on nearly every row of a million-row result.
+  void Seal() {
+    if (!all_int_ || ints_.empty()) return;
+    const uint64_t span = static_cast<uint64_t>(max_) - static_cast<uint64_t>(min_);
+    if (span >= 4 * static_cast<uint64_t>(ints_.size()) + 1024 || span >= kMaxDense) return;
+    dense_.assign(span + 1, kAbsent);
+    for (const auto& [v, k] : ints_)
+      dense_[static_cast<uint64_t>(v) - static_cast<uint64_t>(min_)] = k;
+  }
+
   // The index of the tuple equal to `key`, or -1.
   int64_t Find(KeySpan key) const {
     if (!all_int_) return general_.Find(key);
     if (key.n == 1 && key.data[0].type() == ValueType::kInt64) {
-      auto it = ints_.find(key.data[0].as_int());
+      const int64_t v = key.data[0].as_int();
+      if (!dense_.empty()) {
+        if (v < min_ || v > max_) return -1;
+        const uint32_t k = dense_[static_cast<uint64_t>(v) - static_cast<uint64_t>(min_)];
+        return k == kAbsent ? -1 : static_cast<int64_t>(k);
+      }
+      auto it = ints_.find(v);
       return it == ints_.end() ? -1 : static_cast<int64_t>(it->second);
     }
     if (!general_built_.load(std::memory_order_acquire)) {
@@ -195,9 +237,14 @@ class TupleIndex {
   }
 
  private:
+  static constexpr uint32_t kAbsent = ~uint32_t{0};
+  static constexpr uint64_t kMaxDense = uint64_t{1} << 26;  // 256 MiB of table at most
+
   const std::vector<std::vector<Value>>* tuples_;
   bool all_int_ = true;
   absl::flat_hash_map<int64_t, uint32_t> ints_;
+  int64_t min_ = 0, max_ = 0;    // of ints_
+  std::vector<uint32_t> dense_;  // Seal(): dense_[v - min_] = ints_[v], or kAbsent
   mutable absl::Mutex build_mu_;
   mutable std::atomic<bool> general_built_{false};
   mutable TupleSet general_;  // built by Find under build_mu_ while all_int_
@@ -446,9 +493,7 @@ class CollectSink : public RowSink {
     for (size_t c = 0; c < projection_.size(); ++c) {
       Value& v = row[projection_[c]];
       std::vector<Value>& col = out_->columns[c];
-      if (col.size() == col.capacity()) {  // grows as push_back would, on huge pages
-        ReserveValues(col, std::max<size_t>(256, col.capacity() * 2));
-      }
+      if (col.size() == col.capacity()) ReserveValues(col, GrownCapacity(col.capacity()));
       if (move) {
         col.push_back(std::move(v));
       } else {
@@ -460,7 +505,6 @@ class CollectSink : public RowSink {
   }
 
   static constexpr int64_t kCountEvery = 256;
-  static constexpr size_t kMaxProjectedRows = size_t{16} << 20;  // 768 MiB of values a column
 
   GraphRun* run_;
   NodeRun* nr_;
@@ -789,6 +833,7 @@ void GraphRun::StartNode(int i) {
       for (size_t k = 0; k < nr.bindings.size(); ++k) {
         nr.binding_index.Insert(static_cast<uint32_t>(k));
       }
+      nr.binding_index.Seal();
       break;
     }
   }
