@@ -89,8 +89,12 @@ struct BatchedSql {
   std::vector<BatchArg> args;  // in native placeholder order
   // The LAST `key_columns` result columns carry the key parameters' values
   // (in key_params order, named __qg_k0, __qg_k1, ...) and are not part of
-  // the node's output.
+  // the node's output...
   size_t key_columns = 0;
+  // ...unless the select list already holds the one key column as it is
+  // (`SELECT id, user_id FROM orders WHERE user_id = :uid`): then nothing is
+  // added and `key_position` is its 0-based index; else -1.
+  int key_position = -1;
 };
 
 // Rewrites `sql` to answer `items` bindings of `key_params` in one statement.

@@ -79,8 +79,11 @@ struct BoundArg {
 struct Statement {
   std::string text;            // native text (SQL with native placeholders, or the provider's own)
   std::vector<BatchArg> args;  // what each native argument is, in native order
-  size_t key_columns = 0;      // batched: trailing result columns carrying the keys
-  size_t batch_items = 0;      // 0: one binding per execution; else bindings per execution
+  size_t key_columns = 0;      // batched: result columns carrying the keys (trailing, unless:)
+  // Batched with one key: the select-list column (0-based) that already is
+  // the key column; no key column trails then. -1: the keys trail.
+  int key_position = -1;
+  size_t batch_items = 0;  // 0: one binding per execution; else bindings per execution
   bool is_write = false;
   // Provider-private compiled form (e.g. a parsed request template).
   std::shared_ptr<const void> data;

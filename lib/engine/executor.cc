@@ -370,23 +370,26 @@ class CollectSink : public RowSink {
  public:
   // `item`: the work item's index; `item_bindings`: how many of the node's
   // bindings it executes (0: not a dependent item).
+  // `key_columns`, `key_position`: the statement's (see Statement).
   CollectSink(GraphRun* run, NodeRun* nr, size_t item, size_t item_bindings, int64_t fixed_binding,
-              size_t key_columns)
+              size_t key_columns, int key_position)
       : run_(run),
         nr_(nr),
         out_(&nr->items[item]),
         item_(item),
         item_bindings_(item_bindings),
         fixed_binding_(fixed_binding),
-        key_columns_(key_columns) {}
+        key_columns_(key_columns),
+        key_position_(key_columns == 1 ? key_position : -1) {}
 
   absl::Status OnColumns(const std::vector<ColumnInfo>& columns) override {
-    if (columns.size() < key_columns_) {
+    const size_t trailing = key_position_ >= 0 ? 0 : key_columns_;
+    if (columns.size() < trailing ||
+        (key_position_ >= 0 && static_cast<size_t>(key_position_) >= columns.size())) {
       return absl::InternalError(absl::StrCat("the batched statement returned ", columns.size(),
-                                              " columns, fewer than its ", key_columns_,
-                                              " key columns"));
+                                              " columns, too few for its key columns"));
     }
-    const size_t visible = columns.size() - key_columns_;
+    const size_t visible = columns.size() - trailing;
     total_columns_ = columns.size();
     std::vector<std::string> names;
     names.reserve(visible);
@@ -462,7 +465,9 @@ class CollectSink : public RowSink {
     }
     uint32_t binding = static_cast<uint32_t>(fixed_binding_ < 0 ? 0 : fixed_binding_);
     if (key_columns_ > 0) {
-      const KeySpan key{row.data() + (total_columns_ - key_columns_), key_columns_};
+      const KeySpan key = key_position_ >= 0
+                              ? KeySpan{row.data() + key_position_, 1}
+                              : KeySpan{row.data() + (total_columns_ - key_columns_), key_columns_};
       const int64_t found = nr_->binding_index.Find(key);
       if (found >= 0) {
         binding = static_cast<uint32_t>(found);
@@ -516,6 +521,7 @@ class CollectSink : public RowSink {
   int64_t pending_bytes_ = 0;
   int64_t fixed_binding_;  // per-binding item: its binding; -1: none / from keys
   size_t key_columns_;
+  int key_position_;  // >= 0: the key is this visible column, none trails
   size_t total_columns_ = 0;
   std::vector<size_t> projection_;
   bool can_move_ = true;
@@ -988,7 +994,8 @@ absl::Status GraphRun::ExecuteItem(NodeRun& nr, Connection& conn, size_t item, T
   } else if (pn.kind == ExecKind::kPerBinding) {
     item_bindings = 1;
   }
-  CollectSink sink(this, &nr, item, item_bindings, fixed_binding, stmt->key_columns);
+  CollectSink sink(this, &nr, item, item_bindings, fixed_binding, stmt->key_columns,
+                   stmt->key_position);
   ExecStats stats;
   absl::Status s;
   {

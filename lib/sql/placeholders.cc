@@ -339,6 +339,46 @@ class BatchRewriter {
     return use;
   }
 
+  // The 0-based select-list index of an item that is exactly the key's
+  // column reference (optionally aliased), or -1. Conservative: a `*` item
+  // before it (an unknown number of columns) or any doubt gives -1, and the
+  // key column is added as __qg_k0.
+  int SelectListPosition(const KeyUse& use) const {
+    size_t first = select_ + 1;
+    if (IsWord(first, "DISTINCT") || IsWord(first, "ALL")) ++first;  // DISTINCT ON is refused
+    int index = 0;
+    for (size_t j = first; j <= from_; ++j) {
+      if (j != from_ && !(sig_[j].depth == 0 && IsPunct(j, ","))) continue;
+      if (j == first) return -1;  // empty item
+      size_t last = j - 1;
+      if (Text(sig_[last].tok) == "*") return -1;
+      if (last >= first + 2 && IsWord(last - 1, "AS")) {
+        last -= 2;
+      } else if (last >= first + 1 && IsColumnPart(last) && IsColumnPart(last - 1)) {
+        last -= 1;  // a bare alias
+      }
+      if (SameTokens(first, last, use.col_first, use.col_last)) return index;
+      ++index;
+      first = j + 1;
+    }
+    return -1;
+  }
+
+  // Whether sig_[a1..a2] and sig_[b1..b2] spell the same column reference
+  // (unquoted words compared ignoring case, as SQL folds them).
+  bool SameTokens(size_t a1, size_t a2, size_t b1, size_t b2) const {
+    if (a2 < a1 || a2 - a1 != b2 - b1) return false;
+    for (size_t k = 0; k <= a2 - a1; ++k) {
+      const Token& x = sig_[a1 + k].tok;
+      const Token& y = sig_[b1 + k].tok;
+      if (x.kind != y.kind) return false;
+      if (x.kind == TokenKind::kWord ? !sql::EqualsNoCase(Text(x), Text(y)) : Text(x) != Text(y)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   std::string SigText(size_t first, size_t last) const {
     return sql_.text.substr(sig_[first].tok.begin, sig_[last].tok.end - sig_[first].tok.begin);
   }
@@ -350,8 +390,11 @@ class BatchRewriter {
       int kind;  // 0: key columns insertion, 1: batched comparison, 2: removal
     };
     std::vector<Edit> edits;
-    size_t after_select_list = sig_[from_ - 1].tok.end;
-    edits.push_back({after_select_list, after_select_list, 0});
+    const int key_position = uses.size() == 1 ? SelectListPosition(uses[0]) : -1;
+    if (key_position < 0) {
+      size_t after_select_list = sig_[from_ - 1].tok.end;
+      edits.push_back({after_select_list, after_select_list, 0});
+    }
     size_t first_use = 0;
     for (size_t k = 1; k < uses.size(); ++k) {
       if (uses[k].conj_first < uses[first_use].conj_first) first_use = k;
@@ -372,6 +415,7 @@ class BatchRewriter {
 
     BatchedSql out;
     out.key_columns = uses.size();
+    out.key_position = key_position;
     Numberer numberer(style_);
     auto placeholders = sql_.placeholders.begin();
     size_t pos = 0;

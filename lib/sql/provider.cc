@@ -108,6 +108,7 @@ absl::StatusOr<Statement> CompileSql(const CompileRequest& request, PlaceholderS
   stmt.text = std::move(batched->text);
   stmt.args = std::move(batched->args);
   stmt.key_columns = batched->key_columns;
+  stmt.key_position = batched->key_position;
   stmt.batch_items = request.batch_items;
   return stmt;
 }

@@ -2,6 +2,7 @@
 // and a property test comparing dependent joins (batched and per-binding)
 // with the same join done natively in one database (ATTACH).
 #include <catch2/catch.hpp>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -250,6 +251,39 @@ TEST_CASE("numeric keys of different types bind and link as one value", "[engine
       CHECK((key.type() == ValueType::kInt64 ? static_cast<double>(key.as_int())
                                              : key.as_double()) == want);
     }
+  }
+}
+
+TEST_CASE("a select-list key column links rows even when the output leaves it out",
+          "[engine][sqlite]") {
+  // `k AS kk` is the key column itself: the batched statement adds no
+  // __qg_k0 and links rows through it; output_fields drop it.
+  TempDir dir;
+  SqlExec(dir.File("users.sqlite"),
+          "CREATE TABLE ids (v INTEGER); INSERT INTO ids VALUES (3), (1), (2), (1);");
+  SqlExec(dir.File("orders.sqlite"),
+          "CREATE TABLE scores (k INTEGER, s TEXT);"
+          "INSERT INTO scores VALUES (1, 'a'), (2, 'b'), (2, 'c'), (4, 'd');");
+  auto engine = SqliteEngine(dir);
+  auto r = engine->ExecuteJson(R"({"nodes": [
+      {"node_id": "ids", "database_id": "db_users", "query_string": "SELECT v FROM ids",
+       "output_fields": ["v"]},
+      {"node_id": "scores", "database_id": "db_orders",
+       "query_string": "SELECT s, k AS kk FROM scores WHERE k = :k ORDER BY s",
+       "input_parameters": ["k"], "output_fields": ["s"], "strategy": "batched"}],
+      "edges": [{"source_node": "ids", "target_node": "scores",
+                 "input_mapping": {"ids.v": "scores.k"}}]})");
+  INFO(r.status().message());
+  REQUIRE(r.ok());
+  const NodeResult* s = r->FindNode("scores");
+  CHECK(s->stats.strategy == "batched");
+  REQUIRE(s->columns.size() == 1);
+  CHECK(RowSet(*s) == std::vector<std::string>{"a", "b", "c"});
+  REQUIRE(s->row_binding.size() == 3);
+  const std::map<std::string, int64_t> want = {{"a", 1}, {"b", 2}, {"c", 2}};
+  for (size_t i = 0; i < s->num_rows; ++i) {
+    const std::string& text = s->columns[0].values[i].as_text();
+    CHECK(s->bindings[s->row_binding[i]][0] == Value::Int(want.at(text)));
   }
 }
 

@@ -120,6 +120,38 @@ std::string Describe(const std::vector<BatchArg>& args) {
   return s;
 }
 
+TEST_CASE("RewriteBatched reuses a select-list column that is the key column", "[sql]") {
+  struct Case {
+    const char* sql;
+    int position;  // -1: __qg_k0 is added
+  };
+  for (const Case& c : std::vector<Case>{
+           {"SELECT id, user_id, amount FROM o WHERE user_id = :k", 1},
+           {"SELECT id, USER_ID AS uid FROM o WHERE user_id = :k", 1},
+           {"SELECT id, o.user_id uid FROM o WHERE o.user_id = :k", 1},
+           {"SELECT ALL user_id FROM o WHERE :k = user_id", 0},
+           {"SELECT f(a, b) AS x, user_id FROM o WHERE user_id = :k", 1},
+           {"SELECT id, o.user_id FROM o WHERE user_id = :k", -1},    // spelled differently
+           {"SELECT id, \"user_id\" FROM o WHERE user_id = :k", -1},  // quoted: not assumed
+           {"SELECT *, user_id FROM o WHERE user_id = :k", -1},       // after a *
+           {"SELECT o.*, user_id FROM o WHERE user_id = :k", -1},
+           {"SELECT user_id + 0 AS u FROM o WHERE user_id = :k", -1},  // an expression
+           {"SELECT user_id::text FROM o WHERE user_id = :k", -1},
+       }) {
+    INFO(c.sql);
+    auto b = Batch(c.sql, {"k"}, 2);
+    REQUIRE(b.ok());
+    CHECK(b->key_columns == 1);
+    CHECK(b->key_position == c.position);
+    CHECK((b->text.find("__qg_k0") == std::string::npos) == (c.position >= 0));
+  }
+  // Several keys always trail.
+  auto m = Batch("SELECT a, b FROM t WHERE a = :x AND b = :y", {"x", "y"}, 1);
+  REQUIRE(m.ok());
+  CHECK(m->key_position == -1);
+  CHECK(m->key_columns == 2);
+}
+
 TEST_CASE("RewriteBatched accepted forms", "[sql]") {
   auto b = Batch("SELECT * FROM orders WHERE user_id = :user_id", {"user_id"}, 3);
   REQUIRE(b.ok());
@@ -133,7 +165,10 @@ TEST_CASE("RewriteBatched accepted forms", "[sql]") {
 
   b = Batch("SELECT DISTINCT a FROM t WHERE a = :p AND b > 5 ORDER BY a;", {"p"}, 1);
   REQUIRE(b.ok());
-  CHECK(b->text == "SELECT DISTINCT a, a AS __qg_k0 FROM t WHERE a IN (?) AND b > 5 ORDER BY a;");
+  // The select list already holds the key column: it is the key, nothing is added.
+  CHECK(b->text == "SELECT DISTINCT a FROM t WHERE a IN (?) AND b > 5 ORDER BY a;");
+  CHECK(b->key_columns == 1);
+  CHECK(b->key_position == 0);
 
   b = Batch("SELECT * FROM t WHERE \"User\".\"Id\"=:p", {"p"}, 1, PlaceholderStyle::kDollar,
             BatchForm::kAnyArray);
