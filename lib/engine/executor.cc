@@ -68,13 +68,14 @@ void ReserveValues(std::vector<Value>& v, size_t n) {
 constexpr size_t kMaxProjectedRows = size_t{16} << 20;
 
 // The next capacity of a column that is full: doubling while small, then
-// eight-fold (at most kMaxProjectedRows more): room not yet written costs
-// address space only, and every step moves all the values so far; the
-// first item's room usually takes the whole node without another move
-// (FinishNode).
-size_t GrownCapacity(size_t capacity) {
+// eight-fold times `items` (at most kMaxProjectedRows more): room not yet
+// written costs address space only, and every step moves all the values so
+// far. The first item of a node passes the node's item count: FinishNode
+// appends the other items to its columns, which then usually have the room.
+size_t GrownCapacity(size_t capacity, size_t items) {
   if (capacity < (size_t{1} << 16)) return std::max<size_t>(256, capacity * 2);
-  return capacity + std::min<size_t>(capacity * 7, kMaxProjectedRows);
+  const size_t factor = 8 * std::max<size_t>(items, 1);
+  return capacity + std::min<size_t>(capacity * (factor - 1), kMaxProjectedRows);
 }
 
 std::string KeyText(const std::vector<Value>& key) {
@@ -498,7 +499,9 @@ class CollectSink : public RowSink {
     for (size_t c = 0; c < projection_.size(); ++c) {
       Value& v = row[projection_[c]];
       std::vector<Value>& col = out_->columns[c];
-      if (col.size() == col.capacity()) ReserveValues(col, GrownCapacity(col.capacity()));
+      if (col.size() == col.capacity()) {
+        ReserveValues(col, GrownCapacity(col.capacity(), item_ == 0 ? nr_->num_items : 1));
+      }
       if (move) {
         col.push_back(std::move(v));
       } else {
