@@ -13,6 +13,7 @@
 #                         too long for a unix socket; remembered in
 #                         DIR/NAME.location so later runs find it again
 #   free_port             prints a free TCP port on 127.0.0.1
+#   wait_gone PID TENTHS  waits up to TENTHS/10 s for PID to exit
 #   stop_pid NAME PIDFILE SIGNAL LAST_SIGNAL
 #                         stops the server whose pid is the first line of
 #                         PIDFILE: SIGNAL, up to 30 s, then LAST_SIGNAL and
@@ -64,22 +65,26 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
+# Waits up to TENTHS tenths of a second for PID to exit; fails if it did not.
+wait_gone() {
+  local pid=$1 tenths=$2
+  for _ in $(seq 1 "$tenths"); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 stop_pid() {
   local name=$1 pidfile=$2 sig=$3 last=$4 pid
   [ -f "$pidfile" ] || return 0
   pid=$(head -1 "$pidfile" 2>/dev/null || true)
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
   kill "-$sig" "$pid" 2>/dev/null || true
-  for _ in $(seq 1 300); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
+  wait_gone "$pid" 300 && return 0
   echo "$name: pid $pid still running after 30 s; sending SIG$last" >&2
   kill "-$last" "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
+  wait_gone "$pid" 50 && return 0
   echo "$name: could not stop pid $pid" >&2
   return 1
 }
