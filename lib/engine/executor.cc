@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <iterator>
+#include <new>
 #include <string>
 #include <thread>
 #include <utility>
@@ -499,9 +500,7 @@ class CollectSink : public RowSink {
     for (size_t c = 0; c < projection_.size(); ++c) {
       Value& v = row[projection_[c]];
       std::vector<Value>& col = out_->columns[c];
-      if (col.size() == col.capacity()) {
-        ReserveValues(col, GrownCapacity(col.capacity(), item_ == 0 ? nr_->num_items : 1));
-      }
+      if (col.size() == col.capacity()) QG_RETURN_IF_ERROR(Grow(col));
       if (move) {
         col.push_back(std::move(v));
       } else {
@@ -510,6 +509,23 @@ class CollectSink : public RowSink {
     }
     ++out_->num_rows;
     return absl::OkStatus();
+  }
+
+  // Room for more values: the generous step (address space), else, when
+  // that much is refused, half as much again; an error if even that is.
+  absl::Status Grow(std::vector<Value>& col) {
+    try {
+      ReserveValues(col, GrownCapacity(col.capacity(), item_ == 0 ? nr_->num_items : 1));
+      return absl::OkStatus();
+    } catch (const std::bad_alloc&) {
+    }
+    try {
+      ReserveValues(col, col.capacity() + col.capacity() / 2 + 256);
+      return absl::OkStatus();
+    } catch (const std::bad_alloc&) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("out of memory after collecting ", out_->num_rows, " rows"));
+    }
   }
 
   static constexpr int64_t kCountEvery = 256;
@@ -919,7 +935,14 @@ void GraphRun::RunTask(int i) {
       while (!nr.stop.load() && !nr.token->cancelled()) {
         const size_t item = nr.next_item.fetch_add(1);
         if (item >= nr.num_items) break;
-        absl::Status s = ExecuteItem(nr, conn, item, &outcome);
+        absl::Status s;
+        try {
+          s = ExecuteItem(nr, conn, item, &outcome);
+        } catch (const std::bad_alloc&) {
+          // Whatever the source was in the middle of is not worth keeping.
+          (*lease)->MarkBroken();
+          s = absl::ResourceExhaustedError("out of memory");
+        }
         if (!s.ok()) {
           if (s.code() == absl::StatusCode::kUnavailable) (*lease)->MarkBroken();
           outcome.status = std::move(s);

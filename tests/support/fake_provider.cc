@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <new>
 #include <thread>
 #include <utility>
 
@@ -38,6 +39,7 @@ struct FakeQuery {
   std::string fail_param;
   std::string fail_value;
   bool broken = false;
+  bool throw_oom = false;
   Body body = Body::kWrite;
   std::string table;
   std::vector<std::pair<std::string, std::string>> where;  // column, parameter
@@ -104,6 +106,8 @@ absl::StatusOr<FakeQuery> ParseFake(std::string_view text) {
     std::string_view d = toks[i];
     if (d == "@broken") {
       q.broken = true;
+    } else if (d == "@throw_oom") {
+      q.throw_oom = true;
     } else if (std::string_view(d).starts_with("@sleep=")) {
       if (!absl::SimpleAtoi(Av(d.substr(7)), &q.sleep_ms) || q.sleep_ms < 0) {
         return absl::InvalidArgumentError(Cat("fake: bad directive '", d, "'"));
@@ -379,6 +383,7 @@ class FakeConnection : public Connection {
       if (cancelled_) return absl::CancelledError("fake: cancelled");
     }
 
+    if (q.throw_oom) throw std::bad_alloc();
     absl::Status failure;
     if (q.fail) failure = absl::Status(q.fail_code, "fake failure");
     if (failure.ok() && q.fail_when) {

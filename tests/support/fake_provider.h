@@ -19,6 +19,8 @@
 //                        execution when any item's value matches.
 //   @broken              a failure (@fail / @fail_when) also marks the
 //                        connection broken (Connection::broken() turns true).
+//   @throw_oom           each execution throws std::bad_alloc (a driver or
+//                        sink that ran out of memory).
 // Bodies:
 //   table NAME                           all rows of NAME
 //   table NAME where C = :p [and D = :q ...]

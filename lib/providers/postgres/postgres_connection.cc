@@ -491,6 +491,12 @@ absl::Status PostgresConnection::Run(std::string_view what, Fn&& fn) {
     status = fn();
   } catch (...) {
     status = MapException(what);
+    // Thrown while results were still arriving (e.g. out of memory in the
+    // sink): the session is mid-command and is not used again.
+    if (handles_ != nullptr && handles_->conn != nullptr &&
+        Pq().transaction_status(handles_->conn) == PQTRANS_ACTIVE) {
+      broken_.store(true, std::memory_order_release);
+    }
   }
   {
     absl::MutexLock l(&cstate_->mu);

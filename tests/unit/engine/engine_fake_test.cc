@@ -440,6 +440,26 @@ TEST_CASE("result limits fail with kResourceExhausted naming the node", "[engine
   CHECK(TotalInUse(*env.engine) == 0);
 }
 
+TEST_CASE("out of memory in a task fails the node, never the process", "[engine]") {
+  FakeEnv env = MakeFakeEngine();
+  auto r = env.engine->ExecuteJson(
+      G({N("ok", "db", "range 3", {}, {"i"}), N("oom", "db2", "@throw_oom range 3", {}, {"i"})}));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == absl::StatusCode::kResourceExhausted);
+  const std::string msg(r.status().message());
+  CHECK(msg.find("node \"oom\" (source \"db2\"): ") == 0);
+  CHECK(msg.find("out of memory") != std::string::npos);
+  CHECK(TotalInUse(*env.engine) == 0);
+  // The connection it was using is not trusted again.
+  uint64_t broken = 0;
+  for (const auto& [key, s] : env.engine->PoolStatistics()) broken += s.broken;
+  CHECK(broken >= 1);
+  // The engine goes on.
+  auto again = env.engine->ExecuteJson(G({N("ok", "db", "range 3", {}, {"i"})}));
+  REQUIRE(again.ok());
+  CHECK(again->FindNode("ok")->num_rows == 3);
+}
+
 TEST_CASE("2pc refusals happen before any connection", "[engine][tx]") {
   const std::string graph = R"({"transaction": "2pc", "nodes": [
     {"node_id": "a", "database_id": "db", "mode": "write", "query_string": "write"},
