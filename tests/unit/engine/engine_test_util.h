@@ -55,6 +55,13 @@ inline int TotalInUse(const Engine& engine) {
   return n;
 }
 
+// Connections the engine's pools closed as broken, over all pools.
+inline uint64_t TotalBroken(const Engine& engine) {
+  uint64_t n = 0;
+  for (const auto& [key, stats] : engine.PoolStatistics()) n += stats.broken;
+  return n;
+}
+
 // "NULL" for null, else the value's text.
 inline std::string Canon(const Value& v) { return v.is_null() ? "NULL" : v.ToText(); }
 
