@@ -17,4 +17,13 @@ if ! grep -qE '[0-9]+ tests? failed out of [1-9][0-9]*' "$log" && ! grep -qE '10
   echo "run-tests: ctest ran no test in $build" >&2
   exit 1
 fi
+# Every discovered test must have run (a filter passed in "${@:2}" narrows
+# both counts alike).
+discovered=$(ctest --test-dir "$build" -N "${@:2}" | sed -n 's/^Total Tests: *//p')
+ran=$(sed -n 's/.*tests\{0,1\} failed out of \([0-9][0-9]*\).*/\1/p' "$log" | tail -n 1)
+if [ -n "$discovered" ] && [ "${ran:-0}" -lt "$discovered" ]; then
+  echo "run-tests: ctest ran ${ran:-0} tests of $discovered discovered in $build" >&2
+  exit 1
+fi
+echo "run-tests: $ran of $discovered discovered tests ran in $build"
 exit "$rc"

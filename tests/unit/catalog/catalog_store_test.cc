@@ -230,7 +230,7 @@ TEST_CASE("no listing shows a literal password", "[catalog][store][secrets]") {
   ::unlink(path.c_str());
 }
 
-TEST_CASE("Update applies a statement atomically; a failed change leaves the file as it was",
+TEST_CASE("Update applies a statement atomically, and a failed change leaves the file as it was",
           "[catalog][store]") {
   const std::string path = FreshPath("update.db");
   auto store = CatalogStore::Open(path);

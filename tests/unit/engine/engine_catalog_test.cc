@@ -60,7 +60,7 @@ TEST_CASE("statements create a source and a pass-through runs on it", "[engine][
   CHECK(engine->catalog().FindSource("b") == nullptr);
 }
 
-TEST_CASE("ALTER switches the file and drains the old pool; DROP makes graphs not-found",
+TEST_CASE("ALTER switches the file and drains the old pool, and DROP makes graphs not-found",
           "[engine][catalog]") {
   TempDir dir;
   SqlExec(dir.File("a.sqlite"), "CREATE TABLE t(x TEXT); INSERT INTO t VALUES ('a');");

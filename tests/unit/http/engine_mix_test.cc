@@ -112,7 +112,7 @@ TEST_CASE("engine: REST -> CSV -> SQLite -> REST", "[http][engine]") {
   CHECK(Node(*r, "owner").stats.strategy == "per_binding");  // no batch= in its template
 }
 
-TEST_CASE("engine: batched REST lookups count requests; per_binding for comparison",
+TEST_CASE("engine: batched REST lookups count requests, per_binding for comparison",
           "[http][engine]") {
   auto env = MakeEnv();
   auto& srv = FixtureServer::Get();

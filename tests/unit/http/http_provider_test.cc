@@ -165,7 +165,7 @@ TEST_CASE("http batching: keys as one list, chunked by max_batch, linked by key"
   CHECK(hits.Texts("name") == std::vector<std::string>{"Bob", "Dan"});
 }
 
-TEST_CASE("http retries 429 honouring Retry-After; 503 exhausts retries", "[http]") {
+TEST_CASE("http retries 429 honouring Retry-After, and 503 exhausts retries", "[http]") {
   auto& srv = FixtureServer::Get();
   auto p = NewHttpProvider();
   srv.Reset();
