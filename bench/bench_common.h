@@ -222,8 +222,21 @@ class Report {
   }
 
   // "qgraph/native 0.60": a ratio of two methods' medians, when both ran.
+  // The smallest median among the lines whose name contains `word` (a peer
+  // measured in several configurations is compared at its best); 0 if none.
+  double BestMedian(const std::string& word) const {
+    double best = 0;
+    for (const Line& l : lines_) {
+      if (l.name.find(word) != std::string::npos && (best == 0 || l.t.median < best)) {
+        best = l.t.median;
+      }
+    }
+    return best;
+  }
+
+  // "label a/b": a's median over the best median of b's lines.
   std::string Ratio(const std::string& label, const std::string& a, const std::string& b) const {
-    const double x = Median(a), y = Median(b);
+    const double x = Median(a), y = BestMedian(b);
     if (x <= 0 || y <= 0) return "";
     char buf[96];
     std::snprintf(buf, sizeof(buf), "  %s %.2f", label.c_str(), x / y);
