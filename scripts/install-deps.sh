@@ -11,6 +11,7 @@ PKGS=(
   libpqxx-dev libpq-dev postgresql postgresql-contrib
   libmariadb-dev mariadb-server mariadb-client
   libcurl4-openssl-dev libcpp-httplib-dev curl python3
+  graphviz
 )
 
 missing=()
