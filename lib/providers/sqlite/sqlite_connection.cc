@@ -594,11 +594,9 @@ absl::StatusOr<sqlite3_stmt*> SqliteConnection::PrepareAs(const std::string& tex
   // One cache entry per access: a text prepared for a write node was
   // authorized as a write, and must not serve a read node.
   const char tag = access == Access::kRead ? 'r' : access == Access::kWrite ? 'w' : 'i';
-  std::string key;
-  key.reserve(text.size() + 1);
-  key += tag;
-  key += text;
-  if (auto it = cache_.find(key); it != cache_.end()) {
+  key_.assign(1, tag);  // reused: no allocation per execution
+  key_ += text;
+  if (auto it = cache_.find(key_); it != cache_.end()) {
     lru_.splice(lru_.begin(), lru_, it->second);
     return it->second->stmt;
   }
@@ -647,7 +645,7 @@ absl::StatusOr<sqlite3_stmt*> SqliteConnection::PrepareAs(const std::string& tex
                      "\"write\"), in: ",
                      Shorten(text)));
   }
-  lru_.push_front(Cached{std::move(key), s});
+  lru_.push_front(Cached{key_, s});
   cache_[lru_.front().text] = lru_.begin();
   while (lru_.size() > kStatementCacheSize) {
     cache_.erase(lru_.back().text);

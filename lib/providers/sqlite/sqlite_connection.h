@@ -150,7 +150,8 @@ class SqliteConnection : public Connection {
   // how to undo it, so the connection is closed instead of pooled.
   bool tainted_ = false;
 
-  std::list<Cached> lru_;  // front: most recently used
+  std::list<Cached> lru_;  // front: most recently used, keyed access tag + text
+  std::string key_;        // PrepareAs's lookup key, reused
   absl::flat_hash_map<std::string, std::list<Cached>::iterator> cache_;
   absl::flat_hash_map<std::string, double> table_rows_;  // estimator cache
 };
