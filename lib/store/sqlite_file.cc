@@ -22,6 +22,39 @@ void SqliteBindText(sqlite3_stmt* s, int i, std::string_view v) {
   sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
 }
 
+namespace {
+
+// Makes an existing file (the database, or a side file SQLite left beside
+// it) readable by its owner only, before anything secret is written to it.
+// A file this process cannot chmod (another owner) is refused.
+absl::Status MakePrivate(const std::string& file, std::string_view what, bool must_exist) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | (must_exist ? 0 : O_NOFOLLOW));
+  if (fd < 0) {
+    const int err = errno;
+    if (!must_exist && err == ENOENT) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        fmt::format("{} {}: cannot open to check its mode: {}", what, file, std::strerror(err)));
+  }
+  struct stat st {};
+  absl::Status result;
+  if (::fstat(fd, &st) != 0) {
+    result = absl::FailedPreconditionError(
+        fmt::format("{} {}: cannot stat: {}", what, file, std::strerror(errno)));
+  } else if (!S_ISREG(st.st_mode)) {
+    result = absl::FailedPreconditionError(fmt::format("{} {}: not a regular file", what, file));
+  } else if ((st.st_mode & 077) != 0 && ::fchmod(fd, 0600) != 0) {
+    const int err = errno;
+    result = absl::PermissionDeniedError(fmt::format(
+        "{} {}: mode {:o} lets other users read it and it cannot be made 0600 ({}); refused "
+        "(it may hold passwords)",
+        what, file, st.st_mode & 0777, std::strerror(err)));
+  }
+  ::close(fd);
+  return result;
+}
+
+}  // namespace
+
 absl::StatusOr<sqlite3*> OpenPrivateSqliteFile(const std::string& path, std::string_view what) {
   if (path.empty()) return absl::InvalidArgumentError(fmt::format("{}: empty path", what));
   // Create the file ourselves so its mode is 0600 whatever the umask;
@@ -41,6 +74,16 @@ absl::StatusOr<sqlite3*> OpenPrivateSqliteFile(const std::string& path, std::str
     return absl::Status(
         err == EACCES ? absl::StatusCode::kPermissionDenied : absl::StatusCode::kFailedPrecondition,
         fmt::format("{} {}: cannot create: {}", what, path, std::strerror(err)));
+  } else {
+    // An existing file (an older version's, a copy, a restore) may be
+    // readable by others: 0600 before SQLite opens it, its journal and WAL
+    // too (SQLite gives new side files the database file's mode).
+    if (absl::Status st = MakePrivate(path, what, /*must_exist=*/true); !st.ok()) return st;
+    for (const char* suffix : {"-journal", "-wal", "-shm"}) {
+      if (absl::Status st = MakePrivate(path + suffix, what, /*must_exist=*/false); !st.ok()) {
+        return st;
+      }
+    }
   }
   sqlite3* db = nullptr;
   const int rc =

@@ -34,7 +34,9 @@ std::string SqliteText(sqlite3_stmt* s, int col);
 // Binds text (copied).
 void SqliteBindText(sqlite3_stmt* s, int i, std::string_view v);
 
-// `what` names the file in errors ("catalog file", "coordinator log").
+// `what` names the file in errors ("catalog file", "coordinator log"). An
+// existing file, and the -journal, -wal and -shm files beside it, are made
+// 0600 first; one that cannot be (another owner) is refused.
 // The caller owns the handle (sqlite3_close).
 absl::StatusOr<sqlite3*> OpenPrivateSqliteFile(const std::string& path, std::string_view what);
 

@@ -65,7 +65,7 @@ class TableCache {
   std::shared_ptr<const Loaded> Get(const std::string& path, const std::string& name,
                                     const std::string& options_key, const CsvOptions& options,
                                     const FileStamp& stamp) {
-    const std::string key = path + '\n' + options_key;
+    const std::string key = path + '\n' + name + '\n' + options_key;
     {
       absl::MutexLock lock(&mu_);
       auto it = cache_.find(key);
@@ -92,10 +92,12 @@ class TableCache {
 
 class CsvConnection : public Connection {
  public:
-  CsvConnection(std::string source, std::string root, CsvOptions options, std::string options_key,
-                std::unique_ptr<Connection> db, std::shared_ptr<TableCache> cache)
+  CsvConnection(std::string source, std::string root, std::string real_root, CsvOptions options,
+                std::string options_key, std::unique_ptr<Connection> db,
+                std::shared_ptr<TableCache> cache)
       : source_(std::move(source)),
         root_(std::move(root)),
+        real_root_(std::move(real_root)),
         options_(std::move(options)),
         options_key_(std::move(options_key)),
         db_(std::move(db)),
@@ -107,7 +109,7 @@ class CsvConnection : public Connection {
                        ExecStats* stats) override {
     QG_RETURN_IF_ERROR(Refresh());
     QG_RETURN_IF_ERROR(CheckBrokenTables(stmt.text));
-    return db_->Execute(stmt, args, sink, stats);
+    return Named(db_->Execute(stmt, args, sink, stats));
   }
 
   void Cancel() override { db_->Cancel(); }
@@ -118,7 +120,7 @@ class CsvConnection : public Connection {
       return absl::UnavailableError(
           fmt::format("csv source '{}': '{}' does not exist", source_, root_));
     }
-    return db_->Ping(query);
+    return Named(db_->Ping(query));
   }
 
   absl::Status Reset() override { return db_->Reset(); }
@@ -128,7 +130,8 @@ class CsvConnection : public Connection {
   absl::Status Refresh() {
     std::error_code ec;
     std::vector<fs::path> files;
-    if (fs::is_directory(root_, ec)) {
+    const bool in_directory = fs::is_directory(root_, ec);
+    if (in_directory) {
       for (const fs::directory_entry& e : fs::directory_iterator(root_, ec)) {
         std::error_code fec;
         if (e.is_regular_file(fec) && Lower(e.path().extension().string()) == ".csv") {
@@ -147,7 +150,7 @@ class CsvConnection : public Connection {
     }
     std::sort(files.begin(), files.end());
     absl::flat_hash_set<std::string> present;
-    for (const fs::path& p : files) {
+    for (fs::path p : files) {
       const std::string name = p.stem().string();
       const std::string lname = Lower(name);
       if (!present.insert(lname).second) {
@@ -155,6 +158,24 @@ class CsvConnection : public Connection {
             fmt::format("csv source '{}': two files give table '{}' (names are case-insensitive)",
                         source_, name));
         continue;
+      }
+      if (in_directory) {
+        // A table file is read through its real path, and only when that
+        // stays inside the source's directory: a symbolic link may not lead
+        // the source to other files of the machine.
+        std::error_code rec;
+        fs::path real = fs::canonical(p, rec);
+        if (rec) continue;  // vanished meanwhile
+        if (!Inside(real)) {
+          QG_RETURN_IF_ERROR(Drop(lname));
+          loaded_.erase(lname);
+          broken_tables_[lname] = absl::PermissionDeniedError(fmt::format(
+              "csv source '{}': {} leads outside the source's directory (a symbolic link); "
+              "refused, not read",
+              source_, p.filename().string()));
+          continue;
+        }
+        p = std::move(real);
       }
       FileStamp stamp;
       std::error_code fec;
@@ -167,7 +188,6 @@ class CsvConnection : public Connection {
           cache_->Get(p.string(), name, options_key_, options_, stamp);
       auto it = loaded_.find(lname);
       if (it != loaded_.end() && it->second == loaded) continue;  // current
-      QG_RETURN_IF_ERROR(Writable());
       QG_RETURN_IF_ERROR(Drop(lname));
       if (!loaded->error.ok()) {
         broken_tables_[lname] = Annotate(loaded->error, fmt::format("csv source '{}': ", source_));
@@ -179,24 +199,33 @@ class CsvConnection : public Connection {
       loaded_[lname] = loaded;
     }
     // Files that went away.
-    absl::Status st = DropGone(present);
-    if (writable_) {
-      // Queries see the files' data only: no query may change the copy.
-      absl::Status ro = Run("PRAGMA query_only = 1");
-      if (st.ok()) st = ro;
-      writable_ = !ro.ok();
-    }
-    return st;
+    return DropGone(present);
   }
 
  private:
+  // The inner database's errors name this source as the csv source it is.
+  absl::Status Named(absl::Status st) const {
+    if (st.ok()) return st;
+    const std::string inner = fmt::format("sqlite source '{}': ", source_);
+    absl::string_view msg = st.message();
+    if (msg.substr(0, inner.size()) != inner) return st;
+    return absl::Status(st.code(), fmt::format("csv source '{}': {}", source_,
+                                               std::string(msg.substr(inner.size()))));
+  }
+
+  // True when `real` (a canonical path) is inside the source's directory.
+  bool Inside(const fs::path& real) const {
+    const std::string r = real.string();
+    return r.size() > real_root_.size() && r.compare(0, real_root_.size(), real_root_) == 0 &&
+           (real_root_.back() == '/' || r[real_root_.size()] == '/');
+  }
+
   absl::Status DropGone(const absl::flat_hash_set<std::string>& present) {
     std::vector<std::string> gone;
     for (const auto& [lname, l] : loaded_) {
       if (!present.contains(lname)) gone.push_back(lname);
     }
     for (const std::string& lname : gone) {
-      QG_RETURN_IF_ERROR(Writable());
       QG_RETURN_IF_ERROR(Drop(lname));
       loaded_.erase(lname);
       broken_tables_.erase(lname);
@@ -204,16 +233,13 @@ class CsvConnection : public Connection {
     return absl::OkStatus();
   }
 
-  absl::Status Writable() {
-    if (writable_) return absl::OkStatus();
-    QG_RETURN_IF_ERROR(Run("PRAGMA query_only = 0"));
-    writable_ = true;
-    return absl::OkStatus();
-  }
-
+  // The provider's own statements are the only writes on the inner
+  // database: queries are compiled as reads, which the sqlite provider's
+  // authorizer keeps from changing anything (or running PRAGMA, ATTACH, ...).
   absl::Status Run(const std::string& sql, std::vector<BoundArg> args = {}) {
     Statement s;
     s.text = sql;
+    s.is_write = true;
     for (size_t i = 0; i < args.size(); ++i) s.args.push_back(BatchArg{});
     return db_->Execute(s, args, nullptr, nullptr);
   }
@@ -235,7 +261,7 @@ class CsvConnection : public Connection {
     create += ")";
     const size_t ncols = t.columns.size();
     const size_t per_stmt = std::max<size_t>(1, std::min<size_t>(500, kMaxPlaceholders / ncols));
-    QG_RETURN_IF_ERROR(Run("BEGIN"));
+    QG_RETURN_IF_ERROR(db_->Begin(TxOptions{}));
     absl::Status st = Run(create);
     std::string row_ph = "(";
     for (size_t c = 0; c < ncols; ++c) row_ph += c == 0 ? "?" : ", ?";
@@ -252,10 +278,10 @@ class CsvConnection : public Connection {
       st = Run(sql, std::move(args));
     }
     if (!st.ok()) {
-      (void)Run("ROLLBACK");
+      (void)db_->Rollback();
       return Annotate(st, fmt::format("csv source '{}': loading {}: ", source_, t.path));
     }
-    QG_RETURN_IF_ERROR(Run("COMMIT"));
+    QG_RETURN_IF_ERROR(db_->Commit());
     created_[Lower(t.name)] = t.name;
     return absl::OkStatus();
   }
@@ -281,6 +307,7 @@ class CsvConnection : public Connection {
 
   const std::string source_;
   const std::string root_;
+  const std::string real_root_;  // canonical path of root_
   const CsvOptions options_;
   const std::string options_key_;
   std::unique_ptr<Connection> db_;
@@ -290,7 +317,6 @@ class CsvConnection : public Connection {
   std::map<std::string, std::shared_ptr<const Loaded>> loaded_;
   std::map<std::string, std::string> created_;
   std::map<std::string, absl::Status> broken_tables_;
-  bool writable_ = true;  // PRAGMA query_only is off (while loading)
 };
 
 // Delegates to the sqlite estimator on the inner connection.
@@ -348,6 +374,11 @@ class CsvProvider : public Provider {
       return absl::NotFoundError(fmt::format(
           "{}'{}' does not exist (expected a directory or a .csv file)", where, request.connect));
     }
+    fs::path real_root = fs::canonical(request.connect, ec);
+    if (ec) {
+      return absl::NotFoundError(
+          fmt::format("{}cannot resolve '{}': {}", where, request.connect, ec.message()));
+    }
     ConnectRequest inner;
     inner.source_name = request.source_name;
     inner.connect = ":memory:";
@@ -358,8 +389,8 @@ class CsvProvider : public Provider {
     std::string options_key;
     for (const auto& [k, v] : request.options) options_key += k + "=" + v + ";";
     auto conn =
-        std::make_unique<CsvConnection>(request.source_name, request.connect, std::move(*options),
-                                        options_key, std::move(*db), cache_);
+        std::make_unique<CsvConnection>(request.source_name, request.connect, real_root.string(),
+                                        std::move(*options), options_key, std::move(*db), cache_);
     // Load now, so a broken directory fails at connect; a malformed file
     // only fails the queries that name it.
     QG_RETURN_IF_ERROR(conn->Refresh());

@@ -30,6 +30,12 @@
 // expected 3"), never silently dropped: a query that names that table fails
 // with that error; other tables of the directory stay usable.
 //
+// Queries are read nodes on the inner database: the sqlite provider's
+// authorizer refuses any change, PRAGMA that sets, ATTACH or load_extension;
+// only the provider's own loading statements write. In a directory source a
+// table file is read through its real path, and one that leads outside the
+// directory (a symbolic link) is refused, unread, for the queries naming it.
+//
 // Caching and threads: each connection owns its own in-memory SQLite
 // database (SQLite connections are single-threaded, and the pool hands a
 // connection to one thread at a time), so queries on different connections

@@ -279,7 +279,8 @@ absl::StatusOr<CsvTable> ParseCsv(std::string_view text, const std::string& path
       if (col.empty()) col = fmt::format("column{}", c + 1);
       if (!seen.insert(Lower(col)).second) {
         return absl::InvalidArgumentError(
-            fmt::format("{}:{}: duplicate column name '{}'", file, records[0].line, col));
+            fmt::format("{}:{}: duplicate column name '{}'", file, records[0].line,
+                        col.size() > 60 ? col.substr(0, 60) + "..." : col));
       }
       t.columns.push_back(std::move(col));
     }

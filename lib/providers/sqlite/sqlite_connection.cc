@@ -258,6 +258,83 @@ std::string FilePathOf(const std::string& connect) {
   return rest;
 }
 
+// PRAGMAs that only read, allowed to every node. The first group reads
+// whatever its argument (a table or index name, a row limit); the second only
+// without an argument ("PRAGMA user_version" reads, "= 5" would set).
+// "PRAGMA journal_mode" reads too, but SQLite does not call it a read-only
+// statement, so a read node reads it as SELECT * FROM pragma_journal_mode.
+bool IsReadOnlyPragma(const char* name, const char* arg) {
+  static const char* const kWithArg[] = {
+      "foreign_key_check", "foreign_key_list", "index_info", "index_list", "index_xinfo",
+      "integrity_check",   "quick_check",      "table_info", "table_list", "table_xinfo"};
+  static const char* const kNoArg[] = {
+      "application_id",     "collation_list",     "compile_options", "data_version",
+      "database_list",      "defer_foreign_keys", "encoding",        "foreign_keys",
+      "freelist_count",     "function_list",      "journal_mode",    "module_list",
+      "page_count",         "page_size",          "pragma_list",     "query_only",
+      "recursive_triggers", "schema_version",     "user_version"};
+  if (name == nullptr) return false;
+  for (const char* p : kWithArg) {
+    if (sqlite3_stricmp(name, p) == 0) return true;
+  }
+  if (arg != nullptr) return false;
+  for (const char* p : kNoArg) {
+    if (sqlite3_stricmp(name, p) == 0) return true;
+  }
+  return false;
+}
+
+bool IsSchemaTable(const char* name) {
+  return name != nullptr && (sqlite3_stricmp(name, "sqlite_master") == 0 ||
+                             sqlite3_stricmp(name, "sqlite_temp_master") == 0);
+}
+
+std::string_view WriteVerb(int action) {
+  switch (action) {
+    case SQLITE_INSERT:
+      return "INSERT into";
+    case SQLITE_UPDATE:
+      return "UPDATE of";
+    case SQLITE_DELETE:
+      return "DELETE from";
+    case SQLITE_CREATE_INDEX:
+    case SQLITE_CREATE_TEMP_INDEX:
+      return "CREATE INDEX";
+    case SQLITE_CREATE_TABLE:
+    case SQLITE_CREATE_TEMP_TABLE:
+      return "CREATE TABLE";
+    case SQLITE_CREATE_TRIGGER:
+    case SQLITE_CREATE_TEMP_TRIGGER:
+      return "CREATE TRIGGER";
+    case SQLITE_CREATE_VIEW:
+    case SQLITE_CREATE_TEMP_VIEW:
+      return "CREATE VIEW";
+    case SQLITE_CREATE_VTABLE:
+      return "CREATE VIRTUAL TABLE";
+    case SQLITE_DROP_INDEX:
+    case SQLITE_DROP_TEMP_INDEX:
+      return "DROP INDEX";
+    case SQLITE_DROP_TABLE:
+    case SQLITE_DROP_TEMP_TABLE:
+    case SQLITE_DROP_VTABLE:
+      return "DROP TABLE";
+    case SQLITE_DROP_TRIGGER:
+    case SQLITE_DROP_TEMP_TRIGGER:
+      return "DROP TRIGGER";
+    case SQLITE_DROP_VIEW:
+    case SQLITE_DROP_TEMP_VIEW:
+      return "DROP VIEW";
+    case SQLITE_ALTER_TABLE:
+      return "ALTER TABLE";
+    case SQLITE_REINDEX:
+      return "REINDEX";
+    case SQLITE_ANALYZE:
+      return "ANALYZE";
+    default:
+      return "a change";
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<ConnectOptions> ParseOptions(const std::map<std::string, std::string>& options) {
@@ -295,6 +372,10 @@ absl::StatusOr<ConnectOptions> ParseOptions(const std::map<std::string, std::str
       auto b = ParseBool(key, value);
       if (!b.ok()) return b.status();
       out.foreign_keys = *b;
+    } else if (key == "allow_attach" || key == "allow_pragma") {
+      auto b = ParseBool(key, value);
+      if (!b.ok()) return b.status();
+      (key == "allow_attach" ? out.allow_attach : out.allow_pragma) = *b;
     } else if (key == "cache_size" || key == "mmap_size") {
       int64_t n = 0;
       if (!absl::SimpleAtoi(value, &n) || n < 0) {
@@ -306,15 +387,19 @@ absl::StatusOr<ConnectOptions> ParseOptions(const std::map<std::string, std::str
       return absl::InvalidArgumentError(absl::StrCat(
           "unknown sqlite option '", key,
           "' (known: busy_timeout, journal_mode, read_only, create, foreign_keys, cache_size, "
-          "mmap_size)"));
+          "mmap_size, allow_attach, allow_pragma)"));
     }
   }
   return out;
 }
 
 SqliteConnection::SqliteConnection(sqlite3* db, std::string source,
-                                   absl::Duration statement_timeout)
-    : db_(db), source_(std::move(source)), statement_timeout_(statement_timeout) {}
+                                   absl::Duration statement_timeout, const ConnectOptions& options)
+    : db_(db),
+      source_(std::move(source)),
+      statement_timeout_(statement_timeout),
+      allow_attach_(options.allow_attach),
+      allow_pragma_(options.allow_pragma) {}
 
 SqliteConnection::~SqliteConnection() {
   for (Cached& c : lru_) sqlite3_finalize(c.stmt);
@@ -358,7 +443,7 @@ absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
   sqlite3_busy_timeout(db, static_cast<int>(std::min<int64_t>(
                                absl::ToInt64Milliseconds(options->busy_timeout), INT32_MAX)));
   std::unique_ptr<SqliteConnection> conn(
-      new SqliteConnection(db, request.source_name, request.statement_timeout));
+      new SqliteConnection(db, request.source_name, request.statement_timeout, *options));
   sqlite3_progress_handler(db, kProgressSteps, &SqliteConnection::ProgressHandler, conn.get());
   // Reading the schema version fails here, not at the first query, when the
   // file is not a database.
@@ -389,7 +474,83 @@ absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
                        CodeName(sqlite3_extended_errcode(db)), "] in ", sql));
     }
   }
+  // From here on every statement passes the authorizer. No extension may be
+  // loaded, the schema may not be edited by hand (defensive), and without
+  // allow_attach no database may be attached even by SQLite itself (VACUUM).
+  sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr);
+  sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  if (!options->allow_attach) sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
+  sqlite3_set_authorizer(db, &SqliteConnection::Authorizer, conn.get());
   return conn;
+}
+
+int SqliteConnection::Authorizer(void* self, int action, const char* a1, const char* a2,
+                                 const char* /*db*/, const char* /*trigger*/) {
+  return static_cast<SqliteConnection*>(self)->Authorize(action, a1, a2);
+}
+
+// Runs while SQLite compiles a statement: at our prepare, at an automatic
+// re-prepare after a schema change, and when SQLite prepares statements of
+// its own while one runs (VACUUM, table-valued pragmas). Cached statements
+// are not authorized again, so the check costs nothing per execution.
+int SqliteConnection::Authorize(int action, const char* a1, const char* a2) {
+  if (access_ == Access::kInternal) return SQLITE_OK;
+  const bool write = access_ == Access::kWrite;
+  const char* const node = write ? "a write node" : "a read node";
+  auto deny = [&](std::string why) {
+    denied_ = std::move(why);
+    return SQLITE_DENY;
+  };
+  switch (action) {
+    case SQLITE_SELECT:
+    case SQLITE_READ:
+    case SQLITE_RECURSIVE:
+      return SQLITE_OK;
+    case SQLITE_FUNCTION:
+      if (a2 != nullptr && sqlite3_stricmp(a2, "load_extension") == 0) {
+        return deny("load_extension() is refused");
+      }
+      return SQLITE_OK;
+    case SQLITE_PRAGMA:
+      if (IsReadOnlyPragma(a1, a2)) return SQLITE_OK;
+      if (write && allow_pragma_) {
+        tainted_ = true;
+        return SQLITE_OK;
+      }
+      return deny(absl::StrCat(node, " may not run PRAGMA ", a1 != nullptr ? a1 : "",
+                               write ? " (a PRAGMA that changes state needs the source option "
+                                       "allow_pragma=true)"
+                                     : " (only PRAGMAs that read are allowed)"));
+    case SQLITE_ATTACH:
+    case SQLITE_DETACH:
+      if (write && allow_attach_) return SQLITE_OK;
+      return deny(absl::StrCat(node, " may not ", action == SQLITE_ATTACH ? "ATTACH" : "DETACH",
+                               " a database (nor VACUUM, which attaches one)",
+                               write ? "; the source option allow_attach=true allows it" : ""));
+    case SQLITE_TRANSACTION:
+    case SQLITE_SAVEPOINT:
+      // SQLite's own statements (VACUUM's) may; a query may not: the graph's
+      // transaction mode owns the transaction.
+      if (!in_prepare_) return SQLITE_OK;
+      return deny(absl::StrCat(node,
+                               " may not control transactions (BEGIN, COMMIT, ROLLBACK, "
+                               "SAVEPOINT, RELEASE): the graph's \"transaction\" mode does"));
+    case SQLITE_UPDATE:
+      // Compiling a table-valued function (pragma_table_info) codes an
+      // update of the schema table that never runs; a statement that really
+      // writes it is refused by the read-only check after prepare (and by
+      // defensive mode).
+      if (!write && IsSchemaTable(a1)) return SQLITE_OK;
+      break;
+    default:
+      break;
+  }
+  if (write) return SQLITE_OK;
+  const bool named = a1 != nullptr && action != SQLITE_REINDEX && !IsSchemaTable(a1);
+  return deny(
+      absl::StrCat("a read node may not change anything: ",
+                   IsSchemaTable(a1) ? "a change of the schema" : std::string(WriteVerb(action)),
+                   named ? " " : "", named ? a1 : "", " is refused (use \"mode\": \"write\")"));
 }
 
 int SqliteConnection::ProgressHandler(void* self) {
@@ -414,6 +575,13 @@ absl::Status SqliteConnection::Error(int rc, std::string_view what, std::string_
     return absl::CancelledError(
         absl::StrCat("sqlite source '", source_, "': ", Av(what), " cancelled"));
   }
+  // The authorizer's refusal: SQLITE_AUTH, or SQLITE_ERROR for a function.
+  if (!denied_.empty() && ((rc & 0xff) == SQLITE_AUTH || (rc & 0xff) == SQLITE_ERROR)) {
+    std::string msg = absl::StrCat("sqlite source '", source_, "': ", denied_);
+    denied_.clear();
+    if (!sql.empty()) absl::StrAppend(&msg, ", in: ", Shorten(sql));
+    return absl::PermissionDeniedError(msg);
+  }
   if (BreaksConnection(rc)) broken_.store(true, std::memory_order_release);
   std::string msg =
       absl::StrCat("sqlite source '", source_, "': ", Av(what), ": ", sqlite3_errmsg(db_), " [",
@@ -422,15 +590,24 @@ absl::Status SqliteConnection::Error(int rc, std::string_view what, std::string_
   return absl::Status(CodeFor(extended), msg);
 }
 
-absl::StatusOr<sqlite3_stmt*> SqliteConnection::Prepare(const std::string& text) {
-  if (auto it = cache_.find(text); it != cache_.end()) {
+absl::StatusOr<sqlite3_stmt*> SqliteConnection::PrepareAs(const std::string& text, Access access) {
+  // One cache entry per access: a text prepared for a write node was
+  // authorized as a write, and must not serve a read node.
+  const char tag = access == Access::kRead ? 'r' : access == Access::kWrite ? 'w' : 'i';
+  key_.assign(1, tag);  // reused: no allocation per execution
+  key_ += text;
+  if (auto it = cache_.find(key_); it != cache_.end()) {
     lru_.splice(lru_.begin(), lru_, it->second);
     return it->second->stmt;
   }
+  AccessScope scope(this, access);
   sqlite3_stmt* s = nullptr;
   const char* tail = nullptr;
+  denied_.clear();
+  in_prepare_ = true;
   int rc = sqlite3_prepare_v3(db_, text.data(), static_cast<int>(text.size()),
                               SQLITE_PREPARE_PERSISTENT, &s, &tail);
+  in_prepare_ = false;
   if (rc != SQLITE_OK) {
     sqlite3_finalize(s);
     return Error(rc, "prepare", text);
@@ -442,8 +619,11 @@ absl::StatusOr<sqlite3_stmt*> SqliteConnection::Prepare(const std::string& text)
   // Only whitespace and comments may follow the statement.
   if (tail != nullptr && tail < text.data() + text.size()) {
     sqlite3_stmt* rest = nullptr;
+    in_prepare_ = true;
     rc = sqlite3_prepare_v2(db_, tail, static_cast<int>(text.data() + text.size() - tail), &rest,
                             nullptr);
+    in_prepare_ = false;
+    denied_.clear();
     bool more = rc != SQLITE_OK || rest != nullptr;
     sqlite3_finalize(rest);
     if (more) {
@@ -455,8 +635,18 @@ absl::StatusOr<sqlite3_stmt*> SqliteConnection::Prepare(const std::string& text)
                        tail - text.data(), " in: ", Shorten(text)));
     }
   }
-  lru_.push_front(Cached{text, s});
-  cache_[text] = lru_.begin();
+  // A read node's statement must not write, whatever the authorizer saw
+  // (VACUUM has no authorizer action of its own).
+  if (access == Access::kRead && !sqlite3_stmt_readonly(s)) {
+    sqlite3_finalize(s);
+    return absl::PermissionDeniedError(
+        absl::StrCat("sqlite source '", source_,
+                     "': a read node may not change anything: the statement writes (use \"mode\": "
+                     "\"write\"), in: ",
+                     Shorten(text)));
+  }
+  lru_.push_front(Cached{key_, s});
+  cache_[lru_.front().text] = lru_.begin();
   while (lru_.size() > kStatementCacheSize) {
     cache_.erase(lru_.back().text);
     sqlite3_finalize(lru_.back().stmt);
@@ -510,10 +700,23 @@ absl::Status SqliteConnection::Execute(const Statement& stmt, const std::vector<
                                                    stmt.args.size(), " arguments, ", args.size(),
                                                    " given"));
   }
-  auto prepared = Prepare(stmt.text);
+  const Access access = stmt.is_write ? Access::kWrite : Access::kRead;
+  // The access holds while the statement runs too: SQLite re-prepares it
+  // after a schema change, and prepares statements of its own (VACUUM,
+  // table-valued pragmas), through the authorizer.
+  AccessScope scope(this, access);
+  if (stmt.is_write) dirty_ = true;
+  auto prepared = PrepareAs(stmt.text, access);
   if (!prepared.ok()) return prepared.status();
   sqlite3_stmt* s = *prepared;
   StmtGuard guard(s);
+  if (!stmt.is_write && !sqlite3_stmt_readonly(s)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("sqlite source '", source_,
+                     "': a read node may not change anything: the statement writes (use "
+                     "\"mode\": \"write\"), in: ",
+                     Shorten(stmt.text)));
+  }
   const int nparams = sqlite3_bind_parameter_count(s);
   if (static_cast<size_t>(nparams) != args.size()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -616,17 +819,81 @@ void SqliteConnection::Cancel() {
   sqlite3_interrupt(db_);
 }
 
+// A read: the health_check query is no way around the rules.
 absl::Status SqliteConnection::RunSimple(const std::string& text) {
   Statement stmt;
   stmt.text = text;
   return Execute(stmt, {}, nullptr, nullptr);
 }
 
+absl::Status SqliteConnection::RunInternal(const std::string& text) {
+  if (broken()) {
+    return absl::UnavailableError(
+        absl::StrCat("sqlite source '", source_, "': connection is broken"));
+  }
+  if (cancelled_.load(std::memory_order_acquire)) {
+    return absl::CancelledError(
+        absl::StrCat("sqlite source '", source_, "': connection was cancelled"));
+  }
+  AccessScope scope(this, Access::kInternal);
+  auto prepared = PrepareAs(text, Access::kInternal);
+  if (!prepared.ok()) return prepared.status();
+  StmtGuard guard(*prepared);
+  int rc;
+  while ((rc = sqlite3_step(*prepared)) == SQLITE_ROW) {
+  }
+  if (rc != SQLITE_DONE) return Error(rc, "execute", text);
+  return absl::OkStatus();
+}
+
 absl::Status SqliteConnection::Ping(std::string_view query) {
   return RunSimple(query.empty() ? std::string("SELECT 1") : std::string(query));
 }
 
+absl::Status SqliteConnection::CleanSession() {
+  AccessScope scope(this, Access::kInternal);
+  auto names = [&](const char* sql) -> absl::StatusOr<std::vector<std::string>> {
+    sqlite3_stmt* s = nullptr;
+    int rc = sqlite3_prepare_v2(db_, sql, -1, &s, nullptr);
+    std::vector<std::string> out;
+    while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+      const unsigned char* p = sqlite3_column_text(s, 0);
+      out.emplace_back(p != nullptr ? reinterpret_cast<const char*>(p) : "");
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) return Error(rc, "reset", sql);
+    return out;
+  };
+  auto run = [&](const std::string& sql) -> absl::Status {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+    sqlite3_free(err);
+    return rc == SQLITE_OK ? absl::OkStatus() : Error(rc, "reset", sql);
+  };
+  auto attached = names("SELECT name FROM pragma_database_list WHERE name NOT IN ('main', 'temp')");
+  if (!attached.ok()) return attached.status();
+  for (const std::string& name : *attached) {
+    if (auto st = run("DETACH " + QuoteIdent(name)); !st.ok()) return st;
+  }
+  // Triggers and views first: a TEMP trigger may sit on a main table.
+  for (const char* type : {"trigger", "view", "table"}) {
+    auto objects = names(absl::StrCat("SELECT name FROM temp.sqlite_schema WHERE type = '", type,
+                                      "' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")
+                             .c_str());
+    if (!objects.ok()) return objects.status();
+    for (const std::string& name : *objects) {
+      if (auto st = run(absl::StrCat("DROP ", absl::AsciiStrToUpper(type), " IF EXISTS temp.",
+                                     QuoteIdent(name)));
+          !st.ok()) {
+        return st;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status SqliteConnection::Reset() {
+  AccessScope scope(this, Access::kInternal);
   cancelled_.store(false, std::memory_order_release);
   timed_out_ = false;
   deadline_ = absl::InfiniteFuture();
@@ -645,27 +912,43 @@ absl::Status SqliteConnection::Reset() {
       return st;
     }
   }
+  if (tainted_) {
+    broken_.store(true, std::memory_order_release);
+    return absl::FailedPreconditionError(absl::StrCat(
+        "sqlite source '", source_,
+        "': a PRAGMA (allowed by allow_pragma) changed the session; the connection is closed"));
+  }
+  if (dirty_) {
+    // Whatever a write node left on the session (TEMP tables, views and
+    // triggers; attachments under allow_attach) must not reach the next
+    // user of the connection. Read nodes cannot leave anything.
+    if (absl::Status st = CleanSession(); !st.ok()) {
+      broken_.store(true, std::memory_order_release);
+      return st;
+    }
+    dirty_ = false;
+  }
   return absl::OkStatus();
 }
 
 absl::Status SqliteConnection::Begin(const TxOptions& options) {
-  return RunSimple(options.isolation == IsolationLevel::kSerializable ? "BEGIN IMMEDIATE"
-                                                                      : "BEGIN");
+  return RunInternal(options.isolation == IsolationLevel::kSerializable ? "BEGIN IMMEDIATE"
+                                                                        : "BEGIN");
 }
-absl::Status SqliteConnection::Commit() { return RunSimple("COMMIT"); }
-absl::Status SqliteConnection::Rollback() { return RunSimple("ROLLBACK"); }
+absl::Status SqliteConnection::Commit() { return RunInternal("COMMIT"); }
+absl::Status SqliteConnection::Rollback() { return RunInternal("ROLLBACK"); }
 
 absl::Status SqliteConnection::Savepoint(std::string_view name) {
   if (name.empty()) return absl::InvalidArgumentError("empty savepoint name");
-  return RunSimple("SAVEPOINT " + QuoteIdent(name));
+  return RunInternal("SAVEPOINT " + QuoteIdent(name));
 }
 absl::Status SqliteConnection::RollbackToSavepoint(std::string_view name) {
   if (name.empty()) return absl::InvalidArgumentError("empty savepoint name");
-  return RunSimple("ROLLBACK TO SAVEPOINT " + QuoteIdent(name));
+  return RunInternal("ROLLBACK TO SAVEPOINT " + QuoteIdent(name));
 }
 absl::Status SqliteConnection::ReleaseSavepoint(std::string_view name) {
   if (name.empty()) return absl::InvalidArgumentError("empty savepoint name");
-  return RunSimple("RELEASE SAVEPOINT " + QuoteIdent(name));
+  return RunInternal("RELEASE SAVEPOINT " + QuoteIdent(name));
 }
 
 }  // namespace qg::sqlite

@@ -33,6 +33,10 @@ struct ConnectOptions {
   // binding, so a warm cache is most of its cost.
   int64_t cache_kib = 65536;
   int64_t mmap_bytes = int64_t{256} << 20;
+  // Escape hatches, closed by default: ATTACH/DETACH (and VACUUM, which
+  // attaches) and PRAGMAs that change state, for write nodes only.
+  bool allow_attach = false;
+  bool allow_pragma = false;
 };
 
 // Parses the provider's options (see sqlite_provider.h).
@@ -72,7 +76,38 @@ class SqliteConnection : public Connection {
   size_t cached_statements() const { return lru_.size(); }
 
  private:
-  SqliteConnection(sqlite3* db, std::string source, absl::Duration statement_timeout);
+  // What the statement being prepared or run may do, enforced by the
+  // authorizer (see Authorize in sqlite_connection.cc).
+  enum class Access {
+    kRead,      // a read node: no change of data, schema, pragma or session
+    kWrite,     // a write node: data and schema, no escape hatch unless allowed
+    kInternal,  // the provider's own statements (transactions, reset)
+  };
+  // Sets the access for a scope and restores the previous one.
+  class AccessScope {
+   public:
+    AccessScope(SqliteConnection* c, Access a) : c_(c), saved_(c->access_) { c_->access_ = a; }
+    ~AccessScope() { c_->access_ = saved_; }
+    AccessScope(const AccessScope&) = delete;
+    AccessScope& operator=(const AccessScope&) = delete;
+
+   private:
+    SqliteConnection* c_;
+    Access saved_;
+  };
+
+  SqliteConnection(sqlite3* db, std::string source, absl::Duration statement_timeout,
+                   const ConnectOptions& options);
+
+  static int Authorizer(void* self, int action, const char* a1, const char* a2, const char* db,
+                        const char* trigger);
+  int Authorize(int action, const char* a1, const char* a2);
+  // Prepares (or finds in the cache) `text` for `access`.
+  absl::StatusOr<sqlite3_stmt*> PrepareAs(const std::string& text, Access access);
+  // Runs one of the provider's own statements (no rows).
+  absl::Status RunInternal(const std::string& text);
+  // Drops what a user left on the session: attachments, TEMP objects.
+  absl::Status CleanSession();
 
   struct Cached {
     std::string text;
@@ -80,7 +115,6 @@ class SqliteConnection : public Connection {
   };
 
   static int ProgressHandler(void* self);
-  absl::StatusOr<sqlite3_stmt*> Prepare(const std::string& text);
   absl::Status RunSimple(const std::string& text);
   // Maps the connection's last error (`rc` from a call) to a status.
   absl::Status Error(int rc, std::string_view what, std::string_view sql = {});
@@ -104,7 +138,20 @@ class SqliteConnection : public Connection {
   absl::Time deadline_ = absl::InfiniteFuture();
   bool timed_out_ = false;
 
-  std::list<Cached> lru_;  // front: most recently used
+  const bool allow_attach_;
+  const bool allow_pragma_;
+  Access access_ = Access::kRead;
+  bool in_prepare_ = false;  // inside our sqlite3_prepare of a user's text
+  std::string denied_;       // why the authorizer last said no
+  // A user statement ran as a write since the last Reset (it may have left
+  // TEMP objects or attachments for Reset to drop).
+  bool dirty_ = false;
+  // A PRAGMA allowed by allow_pragma changed the session: Reset cannot know
+  // how to undo it, so the connection is closed instead of pooled.
+  bool tainted_ = false;
+
+  std::list<Cached> lru_;  // front: most recently used, keyed access tag + text
+  std::string key_;        // PrepareAs's lookup key, reused
   absl::flat_hash_map<std::string, std::list<Cached>::iterator> cache_;
   absl::flat_hash_map<std::string, double> table_rows_;  // estimator cache
 };

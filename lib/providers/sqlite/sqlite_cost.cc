@@ -189,8 +189,19 @@ absl::StatusOr<CostEstimate> SqliteConnection::EstimateCost(const Statement& stm
         absl::StrCat("sqlite source '", source_, "': connection is broken"));
   }
   const std::string sql = "EXPLAIN QUERY PLAN " + stmt.text;
+  // EXPLAIN compiles the statement, and some statements act while compiled
+  // (a PRAGMA that sets a flag): the node's access applies. The estimator's
+  // own queries below only read.
+  AccessScope scope(this, Access::kRead);
   sqlite3_stmt* s = nullptr;
-  int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &s, nullptr);
+  denied_.clear();
+  in_prepare_ = true;
+  int rc;
+  {
+    AccessScope node(this, stmt.is_write ? Access::kWrite : Access::kRead);
+    rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &s, nullptr);
+  }
+  in_prepare_ = false;
   if (rc != SQLITE_OK) {
     sqlite3_finalize(s);
     return Error(rc, "cost estimate", stmt.text);

@@ -46,8 +46,8 @@ class SqliteProvider : public Provider {
   }
 
   std::vector<std::string> option_keys() const override {
-    return {"busy_timeout", "journal_mode", "read_only", "create",
-            "foreign_keys", "cache_size",   "mmap_size"};
+    return {"busy_timeout", "journal_mode", "read_only",    "create",      "foreign_keys",
+            "cache_size",   "mmap_size",    "allow_attach", "allow_pragma"};
   }
 
   absl::StatusOr<std::unique_ptr<Connection>> Connect(const ConnectRequest& request) override {

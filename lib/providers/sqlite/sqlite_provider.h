@@ -6,7 +6,17 @@
 // Options: busy_timeout ("5s", "250ms" or milliseconds; default 5s),
 // journal_mode (delete|truncate|persist|memory|wal|off), read_only, create,
 // foreign_keys (true|false), cache_size (page cache per connection in KiB, default
-// 65536), mmap_size (bytes of memory-mapped I/O, default 268435456; 0 = off).
+// 65536), mmap_size (bytes of memory-mapped I/O, default 268435456; 0 = off),
+// allow_attach and allow_pragma (default false; see below).
+//
+// Access: an authorizer checks every statement as SQLite compiles it. A read
+// node's statement may only read (and must be sqlite3_stmt_readonly); a
+// write node's may change data and schema. No node may ATTACH/DETACH (nor
+// VACUUM, which attaches) unless allow_attach=true, run a PRAGMA that sets
+// anything unless allow_pragma=true (both for write nodes only), call
+// load_extension() or control transactions. Defensive mode is on. Reset drops
+// attachments and TEMP objects a write node left, and fails (the pool closes
+// the connection) after a PRAGMA allow_pragma let through.
 //
 // Thread-safety: the provider is thread-safe; each connection is used by one
 // thread at a time, except Connection::Cancel(), callable from any thread.

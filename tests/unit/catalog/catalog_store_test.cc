@@ -99,6 +99,36 @@ TEST_CASE("the catalog file is created with mode 0600 whatever the umask", "[cat
   ::unlink(path.c_str());
 }
 
+TEST_CASE("a pre-existing catalog file readable by others is made 0600 before secrets go in",
+          "[catalog][store][secrets]") {
+  const std::string path = FreshPath("mode0644.db");
+  {
+    auto store = CatalogStore::Open(path);
+    REQUIRE(store.ok());
+    REQUIRE((*store)->Save(Catalog()).ok());
+  }
+  // Left behind by an older version, a copy or a restore: the file and its
+  // side files readable by everyone.
+  for (const std::string& f : {path, path + "-journal", path + "-wal"}) {
+    if (f != path) std::ofstream(f, std::ios::binary | std::ios::trunc).flush();
+    REQUIRE(::chmod(f.c_str(), 0644) == 0);
+  }
+  auto store = CatalogStore::Open(path);
+  INFO(store.status().ToString());
+  REQUIRE(store.ok());
+  REQUIRE((*store)->Save(Sample()).ok());  // holds literal passwords
+  for (const std::string& f : {path, path + "-journal", path + "-wal"}) {
+    INFO(f);
+    struct stat st {};
+    if (::stat(f.c_str(), &st) != 0) continue;  // SQLite removed a stale side file
+    CHECK((st.st_mode & 0777) == 0600);
+  }
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  for (const std::string& f : {path, path + "-journal", path + "-wal"}) ::unlink(f.c_str());
+}
+
 TEST_CASE("a file that is not a catalog is refused, naming it", "[catalog][store]") {
   const std::string path = FreshPath("garbage.db");
   {

@@ -206,5 +206,50 @@ TEST_CASE("csv: a changed file is reloaded", "[csv]") {
   CHECK(r5.rows[0][0].as_int() == 3);
 }
 
+TEST_CASE("csv: a table file may not lead out of the source's directory", "[csv][safety]") {
+  TempDir outside;
+  const std::string secret = "Secret-Token-4f2a9";
+  outside.Write("secret.csv", secret + "\n" + secret + "," + secret + "\n");
+  outside.Write("data.csv", "k\n" + secret + "\n");
+  TempDir dir;
+  dir.Write("good.csv", "a\n1\n");
+  fs::create_symlink(outside.path() + "/secret.csv", dir.path() + "/leak.csv");
+  fs::create_symlink(outside.path() + "/data.csv", dir.path() + "/data.csv");
+  fs::create_symlink(dir.path() + "/good.csv", dir.path() + "/same.csv");  // stays inside
+  auto p = NewCsvProvider();
+  auto c = Open(*p, dir.path());
+  Rows r;
+  for (const char* table : {"leak", "data"}) {
+    INFO(table);
+    auto st = Query(*p, *c, std::string("SELECT * FROM ") + table, &r);
+    INFO(st.ToString());
+    CHECK(st.code() == absl::StatusCode::kPermissionDenied);
+    CHECK_THAT(std::string(st.message()),
+               Catch::Contains(std::string(table) + ".csv") && Catch::Contains("outside") &&
+                   !Catch::Contains(secret) && !Catch::Contains(outside.path()));
+  }
+  CHECK(r.rows.empty());
+  Rows ok;
+  REQUIRE(Query(*p, *c, "SELECT a FROM same", &ok).ok());
+  CHECK(ok.rows.size() == 1);
+  REQUIRE(Query(*p, *c, "SELECT a FROM good", &ok).ok());
+}
+
+TEST_CASE("csv: errors quote at most a few hundred bytes of a file", "[csv][safety]") {
+  TempDir dir;
+  const std::string big(100000, 'Z');
+  dir.Write("dup.csv", big + "," + big + "\n1,2\n");
+  dir.Write("typed.csv", "id\n" + big + "\n");
+  auto p = NewCsvProvider();
+  auto c = Open(*p, dir.path(), {{"types", "typed.id=int"}});
+  Rows r;
+  for (const char* table : {"dup", "typed"}) {
+    auto st = Query(*p, *c, std::string("SELECT * FROM ") + table, &r);
+    INFO(st.ToString().substr(0, 300));
+    CHECK(st.code() == absl::StatusCode::kInvalidArgument);
+    CHECK(st.message().size() < 400);
+  }
+}
+
 }  // namespace
 }  // namespace qg

@@ -84,11 +84,12 @@ std::vector<BoundArg> Args(std::vector<Value> values) {
   return args;
 }
 
+// Runs a statement as a write node would (schema and data changes).
 void Exec(Connection& c, std::string_view sql, std::vector<Value> values = {}) {
   std::vector<std::string> names;
   auto parsed = ParseSql(sql);
   REQUIRE(parsed.ok());
-  Statement stmt = Compile(sql, parsed->Names());
+  Statement stmt = Compile(sql, parsed->Names(), NodeMode::kWrite);
   auto st = c.Execute(stmt, Args(std::move(values)), nullptr, nullptr);
   INFO(std::string(sql) + ": " + st.ToString());
   REQUIRE(st.ok());
@@ -123,7 +124,7 @@ TEST_CASE("sqlite provider declares its capabilities", "[sqlite]") {
   CHECK(p->cost_estimator() != nullptr);
   CHECK(p->option_keys() == std::vector<std::string>{"busy_timeout", "journal_mode", "read_only",
                                                      "create", "foreign_keys", "cache_size",
-                                                     "mmap_size"});
+                                                     "mmap_size", "allow_attach", "allow_pragma"});
 }
 
 TEST_CASE("sqlite connects to files, :memory: and URIs", "[sqlite]") {
@@ -156,14 +157,15 @@ TEST_CASE("sqlite connects to files, :memory: and URIs", "[sqlite]") {
   CHECK(fs::exists(dir / "new.db"));
   Exec(**created, "CREATE TABLE t(x)");
   Exec(**created, "INSERT INTO t VALUES (1)");
-  CHECK(Query(**created, "PRAGMA journal_mode")[0][0].as_text() == "wal");
+  CHECK(Query(**created, "SELECT * FROM pragma_journal_mode")[0][0].as_text() == "wal");
   CHECK(Query(**created, "PRAGMA foreign_keys")[0][0].as_int() == 1);
 
   req.options = {{"read_only", "true"}};
   auto ro = p->Connect(req);
   REQUIRE(ro.ok());
   CHECK(Query(**ro, "SELECT x FROM t")[0][0].as_int() == 1);
-  auto write = (*ro)->Execute(Compile("INSERT INTO t VALUES (2)"), {}, nullptr, nullptr);
+  auto write = (*ro)->Execute(Compile("INSERT INTO t VALUES (2)", {}, NodeMode::kWrite), {},
+                              nullptr, nullptr);
   CHECK(write.code() == absl::StatusCode::kFailedPrecondition);
 
   req.connect = "file:" + (dir / "new.db").string() + "?mode=ro";
@@ -256,7 +258,9 @@ TEST_CASE("sqlite maps types without loss", "[sqlite]") {
   auto m = Query(*c, "SELECT amount, CAST('x' AS TEXT) FROM m");
   CHECK((m[0][0].type() == ValueType::kDouble || m[0][0].type() == ValueType::kDecimal));
   Exec(*c, "CREATE TABLE m2(amount DECIMAL)");
-  REQUIRE(c->Execute(Compile("INSERT INTO m2 VALUES ('not a number')"), {}, nullptr, nullptr).ok());
+  REQUIRE(c->Execute(Compile("INSERT INTO m2 VALUES ('not a number')", {}, NodeMode::kWrite), {},
+                     nullptr, nullptr)
+              .ok());
   auto m2 = Query(*c, "SELECT amount FROM m2");
   CHECK(m2[0][0] == Value::String("not a number"));
 }
@@ -299,10 +303,12 @@ TEST_CASE("sqlite rejects bad arguments and maps errors", "[sqlite]") {
   CHECK(st.code() == absl::StatusCode::kInvalidArgument);
   CHECK_THAT(std::string(st.message()), Catch::Contains("no such table: nope"));
 
-  st = c->Execute(Compile("INSERT INTO t VALUES (1, 'b')"), {}, nullptr, nullptr);
+  st = c->Execute(Compile("INSERT INTO t VALUES (1, 'b')", {}, NodeMode::kWrite), {}, nullptr,
+                  nullptr);
   CHECK(st.code() == absl::StatusCode::kAlreadyExists);
   CHECK_THAT(std::string(st.message()), Catch::Contains("SQLITE_CONSTRAINT_PRIMARYKEY"));
-  st = c->Execute(Compile("INSERT INTO t VALUES (2, NULL)"), {}, nullptr, nullptr);
+  st = c->Execute(Compile("INSERT INTO t VALUES (2, NULL)", {}, NodeMode::kWrite), {}, nullptr,
+                  nullptr);
   CHECK(st.code() == absl::StatusCode::kFailedPrecondition);
 
   Statement one = Compile("SELECT * FROM t WHERE id = :id", {"id"});
@@ -440,7 +446,7 @@ TEST_CASE("sqlite writes report rows affected and RETURNING rows", "[sqlite]") {
   CHECK(returned.rows[0][1] == Value::String("y"));
 
   stats = ExecStats{};
-  REQUIRE(c->Execute(Compile("CREATE TABLE u(x)"), {}, nullptr, &stats).ok());
+  REQUIRE(c->Execute(Compile("CREATE TABLE u(x)", {}, NodeMode::kWrite), {}, nullptr, &stats).ok());
   CHECK(stats.rows_affected == 0);
 }
 
@@ -476,7 +482,8 @@ TEST_CASE("sqlite transactions and savepoints", "[sqlite]") {
   auto other = Open(path, {{"busy_timeout", "0"}});
   REQUIRE(c->Begin(TxOptions{IsolationLevel::kSerializable, false, {}}).ok());
   Exec(*c, "INSERT INTO t VALUES (4)");
-  auto busy = other->Execute(Compile("INSERT INTO t VALUES (5)"), {}, nullptr, nullptr);
+  auto busy = other->Execute(Compile("INSERT INTO t VALUES (5)", {}, NodeMode::kWrite), {}, nullptr,
+                             nullptr);
   CHECK(busy.code() == absl::StatusCode::kUnavailable);
   CHECK_THAT(std::string(busy.message()), Catch::Contains("SQLITE_BUSY"));
   CHECK_FALSE(other->broken());
