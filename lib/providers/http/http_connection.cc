@@ -12,6 +12,7 @@
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "fmt/format.h"
+#include "providers/http/http_extract.h"
 #include "qg/catalog.h"
 #include "simdjson.h"
 
@@ -206,32 +207,6 @@ absl::StatusCode CodeForHttp(long status) {
   }
 }
 
-// The next link of a Link header, or "".
-std::string LinkNext(const std::string& header) {
-  size_t pos = 0;
-  while (pos < header.size()) {
-    size_t lt = header.find('<', pos);
-    if (lt == std::string::npos) break;
-    size_t gt = header.find('>', lt);
-    if (gt == std::string::npos) break;
-    std::string url = header.substr(lt + 1, gt - lt - 1);
-    size_t next_lt = header.find('<', gt);
-    std::string params = Lower(
-        header.substr(gt + 1, next_lt == std::string::npos ? std::string::npos : next_lt - gt - 1));
-    size_t rel = params.find("rel=");
-    if (rel != std::string::npos) {
-      std::string v = params.substr(rel + 4);
-      if (!v.empty() && v[0] == '"') v = v.substr(1, v.find('"', 1) - 1);
-      v = v.substr(0, v.find_first_of(";,"));
-      for (const std::string& r : Split(v, ' ')) {
-        if (r == "next") return url;
-      }
-    }
-    pos = gt + 1;
-  }
-  return "";
-}
-
 // Retry-After as a duration, if present and parseable.
 std::optional<absl::Duration> RetryAfter(const Response& r) {
   auto it = r.headers.find("retry-after");
@@ -244,70 +219,6 @@ std::optional<absl::Duration> RetryAfter(const Response& r) {
   if (t < 0) return std::nullopt;
   absl::Duration d = absl::FromUnixSeconds(t) - absl::Now();
   return std::max(d, absl::ZeroDuration());
-}
-
-// ---- JSON -> rows ------------------------------------------------------
-
-Value ToValue(simdjson::dom::element e) {
-  using simdjson::dom::element_type;
-  switch (e.type()) {
-    case element_type::INT64:
-      return Value::Int(e.get_int64().value_unsafe());
-    case element_type::UINT64:
-      return Value::Decimal(std::to_string(e.get_uint64().value_unsafe()));
-    case element_type::DOUBLE:
-      return Value::Double(e.get_double().value_unsafe());
-    case element_type::STRING:
-      return Value::String(std::string(e.get_string().value_unsafe()));
-    case element_type::BOOL:
-      return Value::Bool(e.get_bool().value_unsafe());
-    case element_type::NULL_VALUE:
-      return Value::Null();
-    default:
-      return Value::Json(simdjson::minify(e));
-  }
-}
-
-absl::StatusOr<simdjson::dom::element> AtPointer(simdjson::dom::element root,
-                                                 const std::string& ptr, bool* found) {
-  *found = true;
-  if (ptr.empty()) return root;
-  simdjson::dom::element out;
-  auto err = root.at_pointer(ptr).get(out);
-  if (err == simdjson::NO_SUCH_FIELD || err == simdjson::INDEX_OUT_OF_BOUNDS) {
-    *found = false;
-    return out;
-  }
-  if (err != simdjson::SUCCESS) {
-    return absl::InvalidArgumentError(
-        fmt::format("JSON pointer '{}': {}", ptr, simdjson::error_message(err)));
-  }
-  return out;
-}
-
-// Rows gathered from every page (and every batch chunk) of one execution.
-struct Collected {
-  std::vector<std::string> columns;
-  absl::flat_hash_map<std::string, size_t> index;
-  bool fixed = false;  // columns from fields=
-  std::vector<std::vector<std::pair<size_t, Value>>> rows;
-  std::vector<Value> keys;  // batched: the key of each row
-
-  size_t Column(const std::string& name) {
-    auto [it, inserted] = index.try_emplace(name, columns.size());
-    if (inserted) columns.push_back(name);
-    return it->second;
-  }
-};
-
-// Text form of a key as it was sent in the URL / body.
-std::optional<std::string> KeyText(const Value& v) {
-  if (v.is_null() || v.type() == ValueType::kJson || v.type() == ValueType::kBytes) {
-    return std::nullopt;
-  }
-  auto s = UrlText(v, "");
-  if (!s.ok()) return std::nullopt;
-  return *s;
 }
 
 }  // namespace
@@ -994,6 +905,14 @@ absl::Status HttpConnection::ExecuteImpl(const Statement& stmt, const std::vecto
     for (const auto& f : t.fields) col.Column(f.first);
   }
   simdjson::dom::parser parser;
+  std::vector<Value> key_values;  // batched: each row's key
+  ExtractSpec spec;
+  spec.rows_at = rows_at;
+  spec.next_at = next_at;
+  spec.fields = t.fields;
+  spec.paginate = t.paginate;
+  spec.batched = compiled->batched;
+  spec.key_field = key_field;
 
   // Requests to make: one, or one per chunk of keys.
   std::vector<std::vector<Value>> chunks;
@@ -1015,6 +934,7 @@ absl::Status HttpConnection::ExecuteImpl(const Statement& stmt, const std::vecto
       }
       key_index.emplace(*text, k);
     }
+    spec.key_index = &key_index;
     Bindings b{&values, compiled->batched ? &chunk : nullptr};
     auto rendered = Render(t, base_url_, b);
     if (!rendered.ok()) return Annotate(rendered.status(), Where());
@@ -1045,86 +965,19 @@ absl::Status HttpConnection::ExecuteImpl(const Statement& stmt, const std::vecto
       }
       QG_ASSIGN_OR_RETURN(Response resp, Send(method, url, body, has_body, stats));
       if (method == "HEAD" || (resp.body.empty() && (resp.status == 204 || stmt.is_write))) break;
-      simdjson::dom::element root;
-      auto err = parser.parse(resp.body).get(root);
-      if (err != simdjson::SUCCESS) {
-        return absl::InvalidArgumentError(
-            fmt::format("{}response from {} {} is not valid JSON ({}): {}", Where(), method,
-                        Redact(resp.url), simdjson::error_message(err), Excerpt(resp.body)));
+      auto link = resp.headers.find("link");
+      PageResult page_result;
+      QG_RETURN_IF_ERROR(Annotate(
+          ExtractPage(
+              parser, spec, resp.body, link != resp.headers.end() ? link->second : std::string(),
+              fmt::format("{} {}", method, Redact(resp.url)),
+              [this](std::string_view b) { return Excerpt(b); }, &col, &page_result),
+          Where()));
+      const size_t items = page_result.items;
+      for (size_t r = key_values.size(); r < col.keys.size(); ++r) {
+        key_values.push_back(chunk[col.keys[r]]);
       }
-      bool found = false;
-      auto at = AtPointer(root, rows_at, &found);
-      if (!at.ok()) return Annotate(at.status(), Where());
-      if (!found) {
-        return absl::InvalidArgumentError(
-            fmt::format("{}rows_at '{}' is not in the response from {} {}", Where(), rows_at,
-                        method, Redact(resp.url)));
-      }
-      std::vector<simdjson::dom::element> items;
-      if (at->is_array()) {
-        simdjson::dom::array arr = at->get_array().value_unsafe();
-        for (simdjson::dom::element e : arr) items.push_back(e);
-      } else if (!at->is_null()) {
-        items.push_back(*at);
-      }
-      for (simdjson::dom::element item : items) {
-        std::vector<std::pair<size_t, Value>> row;
-        if (col.fixed) {
-          for (size_t f = 0; f < t.fields.size(); ++f) {
-            const std::string& spec = t.fields[f].second;
-            simdjson::dom::element v;
-            bool have = false;
-            if (!spec.empty() && spec[0] == '/') {
-              have = item.at_pointer(spec).get(v) == simdjson::SUCCESS;
-            } else if (item.is_object()) {
-              have = item[spec].get(v) == simdjson::SUCCESS;
-            }
-            if (have) row.emplace_back(f, ToValue(v));
-          }
-        } else if (item.is_object()) {
-          simdjson::dom::object obj = item.get_object().value_unsafe();
-          for (auto kv : obj) {
-            row.emplace_back(col.Column(std::string(kv.key)), ToValue(kv.value));
-          }
-        } else {
-          row.emplace_back(col.Column("value"), ToValue(item));
-        }
-        if (compiled->batched) {
-          simdjson::dom::element kv;
-          bool have = false;
-          if (!key_field.empty() && key_field[0] == '/') {
-            have = item.at_pointer(key_field).get(kv) == simdjson::SUCCESS;
-          } else if (item.is_object()) {
-            have = item[key_field].get(kv) == simdjson::SUCCESS;
-          }
-          if (!have) {
-            return absl::InvalidArgumentError(fmt::format(
-                "{}a row of the batched response from {} has no key field '{}' (set batch_key= "
-                "or the batch_key_field option)",
-                Where(), Redact(resp.url), key_field));
-          }
-          auto text = KeyText(ToValue(kv));
-          auto it = text.has_value() ? key_index.find(*text) : key_index.end();
-          if (it == key_index.end()) {
-            return absl::InvalidArgumentError(fmt::format(
-                "{}a row of the batched response from {} has {} '{}', which was not requested",
-                Where(), Redact(resp.url), key_field, simdjson::minify(kv)));
-          }
-          col.keys.push_back(chunk[it->second]);
-        }
-        col.rows.push_back(std::move(row));
-      }
-      if (!t.paginate) break;
-      std::string next;
-      if (!next_at.empty()) {
-        bool nfound = false;
-        auto n = AtPointer(root, next_at, &nfound);
-        if (n.ok() && nfound && n->is_string()) next = std::string(n->get_string().value_unsafe());
-      }
-      if (next.empty()) {
-        auto link = resp.headers.find("link");
-        if (link != resp.headers.end()) next = LinkNext(link->second);
-      }
+      const std::string& next = page_result.next;
       if (!next.empty()) {
         QG_ASSIGN_OR_RETURN(url, ResolveUrl(resp.url, next));
         method = "GET";
@@ -1133,12 +986,11 @@ absl::Status HttpConnection::ExecuteImpl(const Statement& stmt, const std::vecto
         continue;
       }
       if (by_page || by_offset) {
-        const bool short_page =
-            items.empty() ||
-            (options_.page_size > 0 && static_cast<int64_t>(items.size()) < options_.page_size);
+        const bool short_page = items == 0 || (options_.page_size > 0 &&
+                                               static_cast<int64_t>(items) < options_.page_size);
         if (short_page) break;
         ++page;
-        offset += static_cast<int64_t>(items.size());
+        offset += static_cast<int64_t>(items);
         url = page_url(first_url);
         continue;
       }
@@ -1148,30 +1000,14 @@ absl::Status HttpConnection::ExecuteImpl(const Statement& stmt, const std::vecto
 
   if (sink == nullptr) return absl::OkStatus();
   const size_t ncols = col.columns.size();
-  std::vector<ColumnInfo> infos(ncols);
-  std::vector<bool> mixed(ncols, false);
-  for (size_t c = 0; c < ncols; ++c) {
-    infos[c].name = col.columns[c];
-    infos[c].native_type = "json";
-  }
-  for (const auto& row : col.rows) {
-    for (const auto& [c, v] : row) {
-      if (v.is_null() || mixed[c]) continue;
-      if (infos[c].type == ValueType::kNull) {
-        infos[c].type = v.type();
-      } else if (infos[c].type != v.type()) {
-        mixed[c] = true;
-        infos[c].type = ValueType::kNull;
-      }
-    }
-  }
+  std::vector<ColumnInfo> infos = CollectedColumns(col);
   if (compiled->batched) infos.push_back(ColumnInfo{"__qg_k0", ValueType::kNull, "key"});
   QG_RETURN_IF_ERROR(sink->OnColumns(infos));
   std::vector<Value> out;
   for (size_t r = 0; r < col.rows.size(); ++r) {
     out.assign(infos.size(), Value());
     for (auto& [c, v] : col.rows[r]) out[c] = std::move(v);
-    if (compiled->batched) out[ncols] = col.keys[r];
+    if (compiled->batched) out[ncols] = key_values[r];
     QG_RETURN_IF_ERROR(sink->OnRow(out));
   }
   return absl::OkStatus();
