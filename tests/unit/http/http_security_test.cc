@@ -15,6 +15,7 @@
 
 #include "http_test_util.h"
 #include "providers/http/http_provider.h"
+#include "providers/http/http_redact.h"
 
 namespace qg::httptest {
 namespace {
@@ -268,6 +269,32 @@ TEST_CASE("http credentials go only to the configured origin", "[http][security]
   Rows r;
   auto st = Run(*p, *strict, "GET /next_to?url=" + Pct(other + "/echo", false), {}, &r);
   CHECK(st.code() == absl::StatusCode::kPermissionDenied);
+}
+
+}  // namespace
+}  // namespace qg::httptest
+
+namespace qg::httptest {
+namespace {
+
+TEST_CASE("http redactor: mixed escapes, surrogates, and a secret across the excerpt's end",
+          "[http][security]") {
+  http::SecretRedactor r;
+  const std::string secret = "s/e+cr\xc3\xa9t\xf0\x9f\x94\x91";
+  r.Add(secret);
+  // One occurrence mixing raw bytes, %xx of either case, '+' for a space
+  // and JSON escapes (a surrogate pair for the 4-byte character).
+  CHECK(r.Redact("a s%2fe%2Bcr\\u00E9t\\ud83d\\udd11 b") == "a *** b");
+  CHECK(r.Redact("a s\\/e+cr%C3%a9t%F0%9F%94%91 b") == "a *** b");
+  CHECK(r.Redact("x" + B64(secret) + "x") == "x***x");
+  CHECK(r.Redact("no secret: s/e+cr") == "no secret: s/e+cr");
+  // A secret that starts before the cut is replaced whole, never cut.
+  const std::string body = std::string(195, '.') + Pct(secret, true) + std::string(50, '.');
+  bool truncated = false;
+  const std::string cut = r.RedactPrefix(body, 200, &truncated);
+  CHECK(truncated);
+  CHECK(cut == std::string(195, '.') + "***" + "..");
+  CHECK(cut.find("s%2f") == std::string::npos);
 }
 
 }  // namespace
