@@ -12,6 +12,7 @@
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "fmt/format.h"
+#include "providers/http/http_extract.h"
 #include "qg/catalog.h"
 #include "simdjson.h"
 
@@ -36,9 +37,11 @@ std::vector<std::string> Split(std::string_view s, char sep) {
   return out;
 }
 
-// Parts of a URL through libcurl's parser.
+// Parts of a URL through libcurl's parser (which also removes dot segments
+// and normalizes numeric IPv4 hosts).
 struct UrlParts {
-  std::string scheme, host;
+  std::string scheme, host, path, user, password, query;
+  long port = 0;  // the scheme's default when the URL has none
 };
 
 absl::StatusOr<UrlParts> ParseUrl(std::string_view url) {
@@ -48,16 +51,79 @@ absl::StatusOr<UrlParts> ParseUrl(std::string_view url) {
   std::string u(url);
   CURLUcode rc = curl_url_set(h, CURLUPART_URL, u.c_str(), 0);
   if (rc == CURLUE_OK) {
-    char* scheme = nullptr;
-    char* host = nullptr;
-    if (curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK) parts.scheme = Lower(scheme);
-    if (curl_url_get(h, CURLUPART_HOST, &host, 0) == CURLUE_OK) parts.host = Lower(host);
-    curl_free(scheme);
-    curl_free(host);
+    auto get = [h](CURLUPart what, unsigned flags) {
+      char* v = nullptr;
+      std::string out;
+      if (curl_url_get(h, what, &v, flags) == CURLUE_OK && v != nullptr) out = v;
+      curl_free(v);
+      return out;
+    };
+    parts.scheme = Lower(get(CURLUPART_SCHEME, 0));
+    parts.host = Lower(get(CURLUPART_HOST, 0));
+    parts.path = get(CURLUPART_PATH, 0);
+    parts.user = get(CURLUPART_USER, CURLU_URLDECODE);
+    parts.password = get(CURLUPART_PASSWORD, CURLU_URLDECODE);
+    parts.query = get(CURLUPART_QUERY, 0);
+    const std::string port = get(CURLUPART_PORT, CURLU_DEFAULT_PORT);
+    parts.port = port.empty() ? 0 : std::strtol(port.c_str(), nullptr, 10);
   }
   curl_url_cleanup(h);
   if (rc != CURLUE_OK) return absl::InvalidArgumentError(curl_url_strerror(rc));
   return parts;
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string PercentDecode(std::string_view s, bool plus_is_space) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && HexDigit(s[i + 1]) >= 0 && HexDigit(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexDigit(s[i + 1]) * 16 + HexDigit(s[i + 2])));
+      i += 2;
+    } else if (plus_is_space && s[i] == '+') {
+      out.push_back(' ');
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+// RFC 3986 remove_dot_segments, on an absolute path.
+std::string RemoveDotSegments(std::string_view path) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  const bool trailing = !path.empty() && path.back() == '/';
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string_view::npos) slash = path.size();
+    std::string_view seg = path.substr(start, slash - start);
+    start = slash + 1;
+    if (seg.empty() || seg == ".") continue;
+    if (seg == "..") {
+      if (!out.empty()) out.pop_back();
+      continue;
+    }
+    out.push_back(seg);
+  }
+  std::string r;
+  for (std::string_view seg : out) {
+    r.push_back('/');
+    r.append(seg);
+  }
+  if (r.empty() || trailing) r.push_back('/');
+  return r;
+}
+
+bool UnderPrefix(std::string_view path, std::string_view prefix) {
+  if (prefix.empty()) return true;
+  if (path.substr(0, prefix.size()) != prefix) return false;
+  return path.size() == prefix.size() || path[prefix.size()] == '/';
 }
 
 // Resolves `ref` (absolute or relative) against `base`.
@@ -106,6 +172,15 @@ bool SensitiveKey(std::string_view key) {
   return false;
 }
 
+// A header whose value is a credential.
+bool SensitiveHeader(std::string_view name) {
+  const std::string n = Lower(name);
+  return SensitiveKey(n) || n == "cookie" || n.find("proxy-") == 0;
+}
+
+// The name of a "Name: value" header line.
+std::string HeaderName(std::string_view line) { return Trim(line.substr(0, line.find(':'))); }
+
 absl::StatusCode CodeForHttp(long status) {
   switch (status) {
     case 400:
@@ -132,32 +207,6 @@ absl::StatusCode CodeForHttp(long status) {
   }
 }
 
-// The next link of a Link header, or "".
-std::string LinkNext(const std::string& header) {
-  size_t pos = 0;
-  while (pos < header.size()) {
-    size_t lt = header.find('<', pos);
-    if (lt == std::string::npos) break;
-    size_t gt = header.find('>', lt);
-    if (gt == std::string::npos) break;
-    std::string url = header.substr(lt + 1, gt - lt - 1);
-    size_t next_lt = header.find('<', gt);
-    std::string params = Lower(
-        header.substr(gt + 1, next_lt == std::string::npos ? std::string::npos : next_lt - gt - 1));
-    size_t rel = params.find("rel=");
-    if (rel != std::string::npos) {
-      std::string v = params.substr(rel + 4);
-      if (!v.empty() && v[0] == '"') v = v.substr(1, v.find('"', 1) - 1);
-      v = v.substr(0, v.find_first_of(";,"));
-      for (const std::string& r : Split(v, ' ')) {
-        if (r == "next") return url;
-      }
-    }
-    pos = gt + 1;
-  }
-  return "";
-}
-
 // Retry-After as a duration, if present and parseable.
 std::optional<absl::Duration> RetryAfter(const Response& r) {
   auto it = r.headers.find("retry-after");
@@ -172,81 +221,99 @@ std::optional<absl::Duration> RetryAfter(const Response& r) {
   return std::max(d, absl::ZeroDuration());
 }
 
-std::string Excerpt(std::string_view body) {
-  constexpr size_t kMax = 200;
-  std::string s = SanitizeUtf8(body.substr(0, kMax));
-  for (char& c : s) {
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  }
-  if (body.size() > kMax) s += "...";
-  return s;
-}
-
-// ---- JSON -> rows ------------------------------------------------------
-
-Value ToValue(simdjson::dom::element e) {
-  using simdjson::dom::element_type;
-  switch (e.type()) {
-    case element_type::INT64:
-      return Value::Int(e.get_int64().value_unsafe());
-    case element_type::UINT64:
-      return Value::Decimal(std::to_string(e.get_uint64().value_unsafe()));
-    case element_type::DOUBLE:
-      return Value::Double(e.get_double().value_unsafe());
-    case element_type::STRING:
-      return Value::String(std::string(e.get_string().value_unsafe()));
-    case element_type::BOOL:
-      return Value::Bool(e.get_bool().value_unsafe());
-    case element_type::NULL_VALUE:
-      return Value::Null();
-    default:
-      return Value::Json(simdjson::minify(e));
-  }
-}
-
-absl::StatusOr<simdjson::dom::element> AtPointer(simdjson::dom::element root,
-                                                 const std::string& ptr, bool* found) {
-  *found = true;
-  if (ptr.empty()) return root;
-  simdjson::dom::element out;
-  auto err = root.at_pointer(ptr).get(out);
-  if (err == simdjson::NO_SUCH_FIELD || err == simdjson::INDEX_OUT_OF_BOUNDS) {
-    *found = false;
-    return out;
-  }
-  if (err != simdjson::SUCCESS) {
-    return absl::InvalidArgumentError(
-        fmt::format("JSON pointer '{}': {}", ptr, simdjson::error_message(err)));
-  }
-  return out;
-}
-
-// Rows gathered from every page (and every batch chunk) of one execution.
-struct Collected {
-  std::vector<std::string> columns;
-  absl::flat_hash_map<std::string, size_t> index;
-  bool fixed = false;  // columns from fields=
-  std::vector<std::vector<std::pair<size_t, Value>>> rows;
-  std::vector<Value> keys;  // batched: the key of each row
-
-  size_t Column(const std::string& name) {
-    auto [it, inserted] = index.try_emplace(name, columns.size());
-    if (inserted) columns.push_back(name);
-    return it->second;
-  }
-};
-
-// Text form of a key as it was sent in the URL / body.
-std::optional<std::string> KeyText(const Value& v) {
-  if (v.is_null() || v.type() == ValueType::kJson || v.type() == ValueType::kBytes) {
-    return std::nullopt;
-  }
-  auto s = UrlText(v, "");
-  if (!s.ok()) return std::nullopt;
-  return *s;
-}
-
 }  // namespace
+
+// ---- origins and the allow-list -------------------------------------------
+
+absl::StatusOr<Origin> OriginOf(std::string_view url) {
+  QG_ASSIGN_OR_RETURN(UrlParts parts, ParseUrl(url));
+  if ((parts.scheme != "http" && parts.scheme != "https") || parts.host.empty()) {
+    return absl::InvalidArgumentError("not an http(s) URL with a host");
+  }
+  return Origin{parts.scheme, parts.host, parts.port};
+}
+
+absl::StatusOr<AllowEntry> ParseAllowEntry(std::string_view entry, const Origin& base) {
+  AllowEntry e;
+  e.text = std::string(entry);
+  auto bad = [&](std::string_view why) {
+    return absl::InvalidArgumentError(fmt::format(
+        "allow_hosts entry '{}' {} (expected scheme://host[:port][/path], host or host:port)",
+        entry, why));
+  };
+  std::string_view rest = entry;
+  const size_t sep = rest.find("://");
+  if (sep != std::string_view::npos) {
+    e.scheme = Lower(rest.substr(0, sep));
+    rest.remove_prefix(sep + 3);
+  } else {
+    e.scheme = base.scheme;
+  }
+  if (e.scheme != "http" && e.scheme != "https") return bad("has a scheme other than http(s)");
+  const size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  if (slash != std::string_view::npos) {
+    std::string prefix(rest.substr(slash));
+    if (prefix.find_first_of("?#") != std::string::npos) return bad("has a query or fragment");
+    while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+    e.path_prefix = RemoveDotSegments(prefix.empty() ? "/" : prefix);
+    if (e.path_prefix == "/") e.path_prefix.clear();
+    while (!e.path_prefix.empty() && e.path_prefix.back() == '/') e.path_prefix.pop_back();
+  }
+  std::string_view host = authority;
+  std::string_view port;
+  const size_t close = authority.rfind(']');
+  const size_t colon = authority.rfind(':');
+  if (colon != std::string_view::npos && (close == std::string_view::npos || colon > close)) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+    if (port.empty() || port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), [](char c) { return std::isdigit(c) != 0; })) {
+      return bad("has an invalid port");
+    }
+  }
+  if (host.empty()) return bad("has no host");
+  if (host.find('@') != std::string_view::npos) return bad("has user info");
+  e.port = port.empty() ? (e.scheme == "https" ? 443 : 80)
+                        : std::strtol(std::string(port).c_str(), nullptr, 10);
+  if (e.port < 1 || e.port > 65535) return bad("has an invalid port");
+  if (host == "*") {
+    e.any_host = true;
+    return e;
+  }
+  std::string probe_host(host);
+  if (host.size() > 2 && host[0] == '*' && host[1] == '.') {
+    e.subdomains = true;
+    probe_host = std::string(host.substr(2));
+  }
+  // The host as libcurl will see it in request URLs.
+  auto parsed = ParseUrl(fmt::format("{}://{}:{}/", e.scheme, probe_host, e.port));
+  if (!parsed.ok() || parsed->host.empty()) return bad("has an invalid host");
+  e.host = e.subdomains ? "." + parsed->host : parsed->host;
+  return e;
+}
+
+bool Allows(const AllowEntry& e, std::string_view url) {
+  auto parts = ParseUrl(url);
+  if (!parts.ok() || parts->scheme != e.scheme || parts->port != e.port) return false;
+  if (e.subdomains) {
+    const std::string& h = parts->host;
+    if (h.size() <= e.host.size() ||
+        h.compare(h.size() - e.host.size(), e.host.size(), e.host) != 0) {
+      return false;
+    }
+  } else if (!e.any_host && parts->host != e.host) {
+    return false;
+  }
+  if (e.path_prefix.empty()) return true;
+  // The path as sent, and as a server that decodes %2F and %2E (and takes
+  // a backslash for '/') before resolving dot segments would read it: both must
+  // stay under the prefix.
+  std::string decoded = PercentDecode(parts->path, false);
+  std::replace(decoded.begin(), decoded.end(), '\\', '/');
+  return UnderPrefix(parts->path, e.path_prefix) &&
+         UnderPrefix(RemoveDotSegments(decoded), e.path_prefix);
+}
 
 // ---- options ------------------------------------------------------------
 
@@ -298,6 +365,11 @@ absl::StatusOr<HttpOptions> ParseOptions(const std::map<std::string, std::string
       return bad(key, value, "a duration (\"5s\", \"250ms\")");
     return *d;
   };
+  const absl::StatusOr<Origin> base = OriginOf(base_url);
+  auto base_error = [&] {
+    return absl::InvalidArgumentError(fmt::format("the base URL is not a valid http(s) URL: {}",
+                                                  std::string(base.status().message())));
+  };
   for (const auto& [key, value] : options) {
     if (key == "headers") {
       for (std::string& h : Split(value, '|')) {
@@ -324,8 +396,12 @@ absl::StatusOr<HttpOptions> ParseOptions(const std::map<std::string, std::string
         return bad(key, value, "none, bearer, basic, header:<Name> or query:<name>");
       }
     } else if (key == "allow_hosts") {
+      if (!base.ok()) return base_error();
       o.allow_hosts.clear();
-      for (const std::string& h : Split(value, ',')) o.allow_hosts.push_back(Lower(h));
+      for (const std::string& h : Split(value, ',')) {
+        QG_ASSIGN_OR_RETURN(AllowEntry entry, ParseAllowEntry(h, *base));
+        o.allow_hosts.push_back(std::move(entry));
+      }
     } else if (key == "timeout") {
       QG_ASSIGN_OR_RETURN(o.timeout, duration_of(key, value));
     } else if (key == "retry_max_wait") {
@@ -376,13 +452,13 @@ absl::StatusOr<HttpOptions> ParseOptions(const std::map<std::string, std::string
         "http options page_param and offset_param exclude each other");
   }
   if (o.allow_hosts.empty()) {
-    auto parts = ParseUrl(base_url);
-    if (!parts.ok() || parts->host.empty()) {
-      return absl::InvalidArgumentError(
-          fmt::format("the base URL is not a valid http(s) URL: {}",
-                      parts.ok() ? std::string("no host") : std::string(parts.status().message())));
-    }
-    o.allow_hosts.push_back(parts->host);
+    if (!base.ok()) return base_error();
+    AllowEntry e;
+    e.scheme = base->scheme;
+    e.host = base->host;
+    e.port = base->port;
+    e.text = fmt::format("{}://{}:{}", e.scheme, e.host, e.port);
+    o.allow_hosts.push_back(std::move(e));
   }
   return o;
 }
@@ -418,7 +494,33 @@ HttpConnection::HttpConnection(const ConnectRequest& request, HttpOptions option
       request_timeout_(request.statement_timeout > absl::ZeroDuration()
                            ? std::min(request.statement_timeout, options_.timeout)
                            : options_.timeout),
-      limiter_(std::move(limiter)) {}
+      limiter_(std::move(limiter)) {
+  if (auto o = OriginOf(base_url_); o.ok()) origin_ = *o;
+  // Every secret the source holds, in the forms it is sent.
+  redactor_.Add(password_);
+  if (options_.auth == AuthKind::kBasic) redactor_.Add(user_ + ":" + password_);
+  if (auto parts = ParseUrl(base_url_); parts.ok()) {
+    redactor_.Add(parts->password);
+    if (!parts->password.empty()) redactor_.Add(parts->user + ":" + parts->password);
+    for (const std::string& kv : Split(parts->query, '&')) {
+      const size_t eq = kv.find('=');
+      if (eq == std::string::npos) continue;
+      const std::string key = PercentDecode(kv.substr(0, eq), true);
+      if (SensitiveKey(key) || (options_.auth == AuthKind::kQuery && key == options_.auth_name)) {
+        redactor_.Add(kv.substr(eq + 1));
+        redactor_.Add(PercentDecode(kv.substr(eq + 1), true));
+      }
+    }
+  }
+  for (const std::string& h : options_.headers) {
+    if (!SensitiveHeader(HeaderName(h))) continue;
+    const std::string value = Trim(std::string_view(h).substr(h.find(':') + 1));
+    redactor_.Add(value);
+    // "Bearer xyz", "Basic xyz": the credential after the scheme too.
+    const size_t space = value.find(' ');
+    if (space != std::string::npos) redactor_.Add(Trim(std::string_view(value).substr(space)));
+  }
+}
 
 HttpConnection::~HttpConnection() {
   if (multi_ != nullptr) curl_multi_cleanup(multi_);
@@ -455,6 +557,22 @@ absl::Status HttpConnection::CancelledStatus() const {
   return absl::CancelledError(Where() + "request cancelled");
 }
 
+std::string HttpConnection::Excerpt(std::string_view body) const {
+  constexpr size_t kMax = 200;
+  bool truncated = false;
+  std::string s = SanitizeUtf8(redactor_.RedactPrefix(body, kMax, &truncated));
+  for (char& c : s) {
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  }
+  if (truncated) s += "...";
+  return s;
+}
+
+bool HttpConnection::SameOrigin(std::string_view url) const {
+  auto o = OriginOf(url);
+  return o.ok() && *o == origin_;
+}
+
 std::string HttpConnection::Redact(std::string_view url) const {
   std::string u(url);
   // User info.
@@ -466,7 +584,7 @@ std::string HttpConnection::Redact(std::string_view url) const {
     if (at != std::string::npos && at >= host_start) u.erase(host_start, at + 1 - host_start);
   }
   size_t q = u.find('?');
-  if (q == std::string::npos) return u;
+  if (q == std::string::npos) return redactor_.Redact(u);
   std::string out = u.substr(0, q + 1);
   std::vector<std::string> parts = Split(u.substr(q + 1), '&');
   for (size_t i = 0; i < parts.size(); ++i) {
@@ -479,7 +597,7 @@ std::string HttpConnection::Redact(std::string_view url) const {
     out += (i ? "&" : "") +
            (secret && parts[i].find('=') != std::string::npos ? key + "=***" : parts[i]);
   }
-  return out;
+  return redactor_.Redact(out);
 }
 
 absl::Status HttpConnection::CheckHost(std::string_view url) const {
@@ -492,16 +610,14 @@ absl::Status HttpConnection::CheckHost(std::string_view url) const {
     return absl::PermissionDeniedError(
         fmt::format("{}scheme '{}' refused (only http and https)", Where(), parts->scheme));
   }
-  for (const std::string& h : options_.allow_hosts) {
-    if (h == parts->host || h == "*") return absl::OkStatus();
-    if (h.size() > 2 && h[0] == '*' && h[1] == '.' && parts->host.size() > h.size() - 1 &&
-        parts->host.compare(parts->host.size() - (h.size() - 1), h.size() - 1, h, 1) == 0) {
-      return absl::OkStatus();
-    }
+  for (const AllowEntry& e : options_.allow_hosts) {
+    if (Allows(e, url)) return absl::OkStatus();
   }
+  std::vector<std::string> entries;
+  for (const AllowEntry& e : options_.allow_hosts) entries.push_back(e.text);
   return absl::PermissionDeniedError(
-      fmt::format("{}host '{}' is not in allow_hosts ({}); refused {}", Where(), parts->host,
-                  fmt::join(options_.allow_hosts, ","), Redact(url)));
+      fmt::format("{}{}://{}:{} is not in allow_hosts ({}); refused {}", Where(), parts->scheme,
+                  parts->host, parts->port, fmt::join(entries, ", "), Redact(url)));
 }
 
 absl::Status HttpConnection::Wait(absl::Duration d) {
@@ -573,6 +689,8 @@ absl::Status HttpConnection::PerformOnce(const std::string& method, const std::s
   errbuf_[0] = '\0';
   curl_easy_setopt(e, CURLOPT_URL, url.c_str());
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_UNRESTRICTED_AUTH, 0L);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);  // redirects are checked by hand
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf_);
@@ -604,15 +722,24 @@ absl::Status HttpConnection::PerformOnce(const std::string& method, const std::s
   headers = curl_slist_append(headers, "Accept: application/json");
   if (has_body) headers = curl_slist_append(headers, "Content-Type: application/json");
   headers = curl_slist_append(headers, "Expect:");
-  for (const std::string& h : options_.headers) headers = curl_slist_append(headers, h.c_str());
+  // Credentials (the auth option, credential headers, the base URL's user
+  // info) go to the configured origin only.
+  const bool credentials = SameOrigin(url);
+  for (const std::string& h : options_.headers) {
+    if (credentials || !SensitiveHeader(HeaderName(h))) {
+      headers = curl_slist_append(headers, h.c_str());
+    }
+  }
   std::string auth_header;
   if (options_.auth == AuthKind::kBearer) {
     auth_header = "Authorization: Bearer " + password_;
   } else if (options_.auth == AuthKind::kHeader) {
     auth_header = options_.auth_name + ": " + password_;
   }
-  if (!auth_header.empty()) headers = curl_slist_append(headers, auth_header.c_str());
-  if (options_.auth == AuthKind::kBasic) {
+  if (!auth_header.empty() && credentials) {
+    headers = curl_slist_append(headers, auth_header.c_str());
+  }
+  if (options_.auth == AuthKind::kBasic && credentials) {
     curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
     curl_easy_setopt(e, CURLOPT_USERNAME, user_.c_str());
     curl_easy_setopt(e, CURLOPT_PASSWORD, password_.c_str());
@@ -671,7 +798,6 @@ absl::Status HttpConnection::PerformOnce(const std::string& method, const std::s
 absl::StatusOr<Response> HttpConnection::Send(std::string method, std::string url,
                                               const std::string& body, bool has_body,
                                               ExecStats* stats) {
-  if (options_.auth == AuthKind::kQuery) url = WithQueryParam(url, options_.auth_name, password_);
   for (int attempt = 0;; ++attempt) {
     std::string cur_method = method;
     std::string cur_url = url;
@@ -679,6 +805,10 @@ absl::StatusOr<Response> HttpConnection::Send(std::string method, std::string ur
     Response resp;
     for (int hop = 0;; ++hop) {
       QG_RETURN_IF_ERROR(CheckHost(cur_url));
+      // The query credential goes to the configured origin only.
+      if (options_.auth == AuthKind::kQuery && SameOrigin(cur_url)) {
+        cur_url = WithQueryParam(cur_url, options_.auth_name, password_);
+      }
       for (;;) {  // the source's rate limit
         if (cancelled_.load(std::memory_order_acquire)) return CancelledStatus();
         const double wait = limiter_ != nullptr ? limiter_->TryAcquire() : 0;
@@ -728,6 +858,11 @@ absl::StatusOr<Response> HttpConnection::Send(std::string method, std::string ur
 
 absl::Status HttpConnection::Execute(const Statement& stmt, const std::vector<BoundArg>& args,
                                      RowSink* sink, ExecStats* stats) {
+  return redactor_.Redact(ExecuteImpl(stmt, args, sink, stats));
+}
+
+absl::Status HttpConnection::ExecuteImpl(const Statement& stmt, const std::vector<BoundArg>& args,
+                                         RowSink* sink, ExecStats* stats) {
   if (cancelled_.load(std::memory_order_acquire)) return CancelledStatus();
   auto compiled = std::static_pointer_cast<const CompiledRequest>(stmt.data);
   if (compiled == nullptr) {
@@ -770,6 +905,14 @@ absl::Status HttpConnection::Execute(const Statement& stmt, const std::vector<Bo
     for (const auto& f : t.fields) col.Column(f.first);
   }
   simdjson::dom::parser parser;
+  std::vector<Value> key_values;  // batched: each row's key
+  ExtractSpec spec;
+  spec.rows_at = rows_at;
+  spec.next_at = next_at;
+  spec.fields = t.fields;
+  spec.paginate = t.paginate;
+  spec.batched = compiled->batched;
+  spec.key_field = key_field;
 
   // Requests to make: one, or one per chunk of keys.
   std::vector<std::vector<Value>> chunks;
@@ -791,6 +934,7 @@ absl::Status HttpConnection::Execute(const Statement& stmt, const std::vector<Bo
       }
       key_index.emplace(*text, k);
     }
+    spec.key_index = &key_index;
     Bindings b{&values, compiled->batched ? &chunk : nullptr};
     auto rendered = Render(t, base_url_, b);
     if (!rendered.ok()) return Annotate(rendered.status(), Where());
@@ -821,86 +965,19 @@ absl::Status HttpConnection::Execute(const Statement& stmt, const std::vector<Bo
       }
       QG_ASSIGN_OR_RETURN(Response resp, Send(method, url, body, has_body, stats));
       if (method == "HEAD" || (resp.body.empty() && (resp.status == 204 || stmt.is_write))) break;
-      simdjson::dom::element root;
-      auto err = parser.parse(resp.body).get(root);
-      if (err != simdjson::SUCCESS) {
-        return absl::InvalidArgumentError(
-            fmt::format("{}response from {} {} is not valid JSON ({}): {}", Where(), method,
-                        Redact(resp.url), simdjson::error_message(err), Excerpt(resp.body)));
+      auto link = resp.headers.find("link");
+      PageResult page_result;
+      QG_RETURN_IF_ERROR(Annotate(
+          ExtractPage(
+              parser, spec, resp.body, link != resp.headers.end() ? link->second : std::string(),
+              fmt::format("{} {}", method, Redact(resp.url)),
+              [this](std::string_view b) { return Excerpt(b); }, &col, &page_result),
+          Where()));
+      const size_t items = page_result.items;
+      for (size_t r = key_values.size(); r < col.keys.size(); ++r) {
+        key_values.push_back(chunk[col.keys[r]]);
       }
-      bool found = false;
-      auto at = AtPointer(root, rows_at, &found);
-      if (!at.ok()) return Annotate(at.status(), Where());
-      if (!found) {
-        return absl::InvalidArgumentError(
-            fmt::format("{}rows_at '{}' is not in the response from {} {}", Where(), rows_at,
-                        method, Redact(resp.url)));
-      }
-      std::vector<simdjson::dom::element> items;
-      if (at->is_array()) {
-        simdjson::dom::array arr = at->get_array().value_unsafe();
-        for (simdjson::dom::element e : arr) items.push_back(e);
-      } else if (!at->is_null()) {
-        items.push_back(*at);
-      }
-      for (simdjson::dom::element item : items) {
-        std::vector<std::pair<size_t, Value>> row;
-        if (col.fixed) {
-          for (size_t f = 0; f < t.fields.size(); ++f) {
-            const std::string& spec = t.fields[f].second;
-            simdjson::dom::element v;
-            bool have = false;
-            if (!spec.empty() && spec[0] == '/') {
-              have = item.at_pointer(spec).get(v) == simdjson::SUCCESS;
-            } else if (item.is_object()) {
-              have = item[spec].get(v) == simdjson::SUCCESS;
-            }
-            if (have) row.emplace_back(f, ToValue(v));
-          }
-        } else if (item.is_object()) {
-          simdjson::dom::object obj = item.get_object().value_unsafe();
-          for (auto kv : obj) {
-            row.emplace_back(col.Column(std::string(kv.key)), ToValue(kv.value));
-          }
-        } else {
-          row.emplace_back(col.Column("value"), ToValue(item));
-        }
-        if (compiled->batched) {
-          simdjson::dom::element kv;
-          bool have = false;
-          if (!key_field.empty() && key_field[0] == '/') {
-            have = item.at_pointer(key_field).get(kv) == simdjson::SUCCESS;
-          } else if (item.is_object()) {
-            have = item[key_field].get(kv) == simdjson::SUCCESS;
-          }
-          if (!have) {
-            return absl::InvalidArgumentError(fmt::format(
-                "{}a row of the batched response from {} has no key field '{}' (set batch_key= "
-                "or the batch_key_field option)",
-                Where(), Redact(resp.url), key_field));
-          }
-          auto text = KeyText(ToValue(kv));
-          auto it = text.has_value() ? key_index.find(*text) : key_index.end();
-          if (it == key_index.end()) {
-            return absl::InvalidArgumentError(fmt::format(
-                "{}a row of the batched response from {} has {} '{}', which was not requested",
-                Where(), Redact(resp.url), key_field, simdjson::minify(kv)));
-          }
-          col.keys.push_back(chunk[it->second]);
-        }
-        col.rows.push_back(std::move(row));
-      }
-      if (!t.paginate) break;
-      std::string next;
-      if (!next_at.empty()) {
-        bool nfound = false;
-        auto n = AtPointer(root, next_at, &nfound);
-        if (n.ok() && nfound && n->is_string()) next = std::string(n->get_string().value_unsafe());
-      }
-      if (next.empty()) {
-        auto link = resp.headers.find("link");
-        if (link != resp.headers.end()) next = LinkNext(link->second);
-      }
+      const std::string& next = page_result.next;
       if (!next.empty()) {
         QG_ASSIGN_OR_RETURN(url, ResolveUrl(resp.url, next));
         method = "GET";
@@ -909,12 +986,11 @@ absl::Status HttpConnection::Execute(const Statement& stmt, const std::vector<Bo
         continue;
       }
       if (by_page || by_offset) {
-        const bool short_page =
-            items.empty() ||
-            (options_.page_size > 0 && static_cast<int64_t>(items.size()) < options_.page_size);
+        const bool short_page = items == 0 || (options_.page_size > 0 &&
+                                               static_cast<int64_t>(items) < options_.page_size);
         if (short_page) break;
         ++page;
-        offset += static_cast<int64_t>(items.size());
+        offset += static_cast<int64_t>(items);
         url = page_url(first_url);
         continue;
       }
@@ -924,30 +1000,14 @@ absl::Status HttpConnection::Execute(const Statement& stmt, const std::vector<Bo
 
   if (sink == nullptr) return absl::OkStatus();
   const size_t ncols = col.columns.size();
-  std::vector<ColumnInfo> infos(ncols);
-  std::vector<bool> mixed(ncols, false);
-  for (size_t c = 0; c < ncols; ++c) {
-    infos[c].name = col.columns[c];
-    infos[c].native_type = "json";
-  }
-  for (const auto& row : col.rows) {
-    for (const auto& [c, v] : row) {
-      if (v.is_null() || mixed[c]) continue;
-      if (infos[c].type == ValueType::kNull) {
-        infos[c].type = v.type();
-      } else if (infos[c].type != v.type()) {
-        mixed[c] = true;
-        infos[c].type = ValueType::kNull;
-      }
-    }
-  }
+  std::vector<ColumnInfo> infos = CollectedColumns(col);
   if (compiled->batched) infos.push_back(ColumnInfo{"__qg_k0", ValueType::kNull, "key"});
   QG_RETURN_IF_ERROR(sink->OnColumns(infos));
   std::vector<Value> out;
   for (size_t r = 0; r < col.rows.size(); ++r) {
     out.assign(infos.size(), Value());
     for (auto& [c, v] : col.rows[r]) out[c] = std::move(v);
-    if (compiled->batched) out[ncols] = col.keys[r];
+    if (compiled->batched) out[ncols] = key_values[r];
     QG_RETURN_IF_ERROR(sink->OnRow(out));
   }
   return absl::OkStatus();
@@ -959,6 +1019,10 @@ void HttpConnection::Cancel() {
 }
 
 absl::Status HttpConnection::Ping(std::string_view query) {
+  return redactor_.Redact(PingImpl(query));
+}
+
+absl::Status HttpConnection::PingImpl(std::string_view query) {
   if (cancelled_.load(std::memory_order_acquire)) return CancelledStatus();
   std::string url = base_url_;
   std::string method = "HEAD";

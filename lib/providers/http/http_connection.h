@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "providers/http/http_redact.h"
 #include "providers/http/http_template.h"
 #include "qg/provider.h"
 
@@ -25,11 +26,44 @@ namespace qg::http {
 
 enum class AuthKind { kNone, kBearer, kBasic, kHeader, kQuery };
 
+// An origin (scheme, host, port) as libcurl's URL parser gives it; hosts in
+// lower case, ports always explicit (the scheme's default filled in).
+struct Origin {
+  std::string scheme, host;
+  long port = 0;
+  bool operator==(const Origin& o) const {
+    return scheme == o.scheme && host == o.host && port == o.port;
+  }
+};
+
+// One allow_hosts entry: an origin ("https://api.example.com:8443"),
+// optionally with a path prefix ("https://h/v1"); a bare "host" or
+// "host:port" takes the base URL's scheme and, without a port, that scheme's
+// default port. The host may be "*" (any) or "*.example.com" (subdomains).
+struct AllowEntry {
+  std::string text;  // as configured, for messages
+  std::string scheme;
+  std::string host;  // "" with any_host; ".example.com" with subdomains
+  bool any_host = false;
+  bool subdomains = false;
+  long port = 0;
+  std::string path_prefix;  // "" or "/v1" (no trailing '/')
+};
+
+// Parses one allow_hosts entry against the base URL's origin.
+absl::StatusOr<AllowEntry> ParseAllowEntry(std::string_view entry, const Origin& base);
+
+// Whether `url` (its origin and path) is inside `entry`.
+bool Allows(const AllowEntry& entry, std::string_view url);
+
+// The origin of an absolute http(s) URL.
+absl::StatusOr<Origin> OriginOf(std::string_view url);
+
 struct HttpOptions {
   std::vector<std::string> headers;
   AuthKind auth = AuthKind::kNone;
-  std::string auth_name;  // header or query parameter name
-  std::vector<std::string> allow_hosts;
+  std::string auth_name;                // header or query parameter name
+  std::vector<AllowEntry> allow_hosts;  // default: the base URL's origin
   absl::Duration timeout = absl::Seconds(30);
   double rate_limit = 0;
   double burst = 1;
@@ -102,7 +136,7 @@ class HttpConnection : public Connection {
   double mean_latency_ms() const;
 
   // The URL as errors show it: no user info, credential-like query values
-  // replaced by "***".
+  // replaced by "***", no secret of the source in any form.
   std::string Redact(std::string_view url) const;
 
  private:
@@ -115,7 +149,14 @@ class HttpConnection : public Connection {
                                 bool has_body, ExecStats* stats);
   absl::Status PerformOnce(const std::string& method, const std::string& url,
                            const std::string& body, bool has_body, Response* out);
+  absl::Status ExecuteImpl(const Statement& stmt, const std::vector<BoundArg>& args, RowSink* sink,
+                           ExecStats* stats);
+  absl::Status PingImpl(std::string_view query);
   absl::Status CheckHost(std::string_view url) const;
+  // Whether `url` is on the configured origin (the only one given credentials).
+  bool SameOrigin(std::string_view url) const;
+  // Up to 200 bytes of a response body for an error, secrets redacted.
+  std::string Excerpt(std::string_view body) const;
   // Sleeps up to `d`, returning kCancelled as soon as Cancel() is called.
   absl::Status Wait(absl::Duration d);
   absl::Status CancelledStatus() const;
@@ -128,6 +169,8 @@ class HttpConnection : public Connection {
   const std::string user_;
   const std::string password_;  // secret: never in messages
   const HttpOptions options_;
+  Origin origin_;            // the base URL's
+  SecretRedactor redactor_;  // every secret this source holds
   const absl::Duration connect_timeout_;
   const absl::Duration request_timeout_;
   std::shared_ptr<RateLimiter> limiter_;

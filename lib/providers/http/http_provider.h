@@ -7,8 +7,13 @@
 //   auth         none (default) | bearer (Authorization: Bearer <password>) |
 //                basic (<user>:<password>) | header:<Name> (<Name>: <password>) |
 //                query:<name> (?<name>=<password>, redacted in errors)
-//   allow_hosts  comma list of hosts requests and redirects may reach
-//                ("*.example.com" allowed); default: the base URL's host only
+//   allow_hosts  comma list of origins requests, redirects and next-page
+//                links may reach: "scheme://host[:port][/path-prefix]"; a
+//                bare "host" or "host:port" takes the base URL's scheme, and
+//                without a port that scheme's default port only (never any
+//                port); "*" / "*.example.com" as the host; a path prefix
+//                holds for the path as sent and as decoded. Default: the
+//                base URL's origin only
 //   timeout      per request (default 30s; the source's statement_timeout,
 //                when set and shorter, wins); connect_timeout is the engine's
 //   rate_limit   requests per second for the whole source (all its pooled
@@ -68,6 +73,12 @@
 // object (one row), an array of scalars (column "value"), or null (no rows).
 // Values: integer -> int64 (beyond int64 -> decimal), other numbers ->
 // double, string, bool, null, objects/arrays -> json.
+// Credentials (auth, credential-like `headers` such as Authorization, Cookie
+// or X-Api-Key, the base URL's user info and query) go only to requests on
+// the base URL's origin: a redirect or next-page link to another allowed
+// origin is followed without them. libcurl never follows redirects itself.
+// Every secret of the source is replaced by "***" in every message, in raw,
+// base64, percent-encoded and JSON-escaped form (http_redact.h).
 // Errors: HTTP errors fail with the status and the URL minus credentials
 // (401/403 kPermissionDenied, 404 kNotFound, 400/422 kInvalidArgument,
 // 429 kResourceExhausted, 408/504 kDeadlineExceeded, 5xx kUnavailable);

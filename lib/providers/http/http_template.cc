@@ -414,17 +414,41 @@ absl::StatusOr<RenderedRequest> Render(const RequestTemplate& tmpl, std::string_
                                        const Bindings& bindings) {
   RenderedRequest out;
   out.method = tmpl.method;
+  // Values are encoded as segment text ('/', '?', '#' and '%' included), so
+  // none can end its segment; a segment a value made "." or ".." is sent as
+  // %2E / %2E%2E so that no one resolves it as a dot segment.
   std::string path;
+  size_t seg_start = 0;
+  bool seg_has_value = false;
+  auto end_segment = [&] {
+    const std::string_view seg = std::string_view(path).substr(seg_start);
+    if (seg_has_value && (seg == "." || seg == "..")) {
+      const size_t dots = seg.size();
+      path.resize(seg_start);
+      for (size_t k = 0; k < dots; ++k) path += "%2E";
+    }
+  };
   for (const Piece& p : tmpl.path) {
     if (!p.is_param) {
-      path += p.text;
+      for (char c : p.text) {
+        if (c == '/') {
+          end_segment();
+          path.push_back(c);
+          seg_start = path.size();
+          seg_has_value = false;
+        } else {
+          path.push_back(c);
+        }
+      }
       continue;
     }
     const Value* v = Find(bindings, p.text);
     if (v == nullptr) return Missing(p.text);
     QG_ASSIGN_OR_RETURN(std::string s, UrlText(*v, p.text));
     path += PercentEncode(s);
+    seg_has_value = true;
   }
+  end_segment();
   std::string query;
   auto add = [&query](std::string_view part) {
     if (!query.empty()) query.push_back('&');

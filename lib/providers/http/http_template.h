@@ -88,6 +88,10 @@ struct RenderedRequest {
 // Renders against `base_url` (the source's connect string): a path template
 // starting with "/" is appended to the base URL's path; an absolute one is
 // used as is. A null value in the query string omits that key=value pair.
+// Path values are percent-encoded as segment text (every byte but the RFC
+// 3986 unreserved ones, so '/', '?', '#' and '%' too), and a segment a value
+// makes "." or ".." is sent as %2E / %2E%2E: no value leaves its segment.
+// Query values are encoded as query components the same way.
 absl::StatusOr<RenderedRequest> Render(const RequestTemplate& tmpl, std::string_view base_url,
                                        const Bindings& bindings);
 

@@ -23,9 +23,19 @@ Routes (all JSON):
   /echo/...                   {"method", "path", "query", "auth", "body", "x_a"}
   /status/<code>              that status with a small JSON body
   POST /search                body {"ids": [...], "q": "..."} -> matching users
+  /leak/<enc>                 400 whose body echoes the request's credentials
+                              (bearer token, basic pair, X-Api-Key, api_key)
+                              encoded as raw | b64 | pct | pctl | json
+  /items/<x>                  [{"ok": true}] (the raw path is in /_seen)
+  /redirect_to?url=U          302 -> U
+  /next_to?url=U              one row and a Link: <U>; rel="next" header
+  /_seen                      every request since /_reset: raw path, host,
+                              Authorization, X-Api-Key
 """
+import base64
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -46,6 +56,46 @@ ORDERS = {1: [{"order_id": 10, "amount": 9.5}, {"order_id": 11, "amount": 20}],
 LOCK = threading.Lock()
 COUNTS = {}
 HITS = {}
+SEEN = []
+
+
+def header_text(v):
+    # http.server decodes header bytes as latin-1; give back the UTF-8 text.
+    if v is None:
+        return None
+    try:
+        return v.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return v
+
+
+def leak_secrets(headers, query):
+    out = []
+    auth = header_text(headers.get("Authorization"))
+    if auth:
+        scheme, _, cred = auth.partition(" ")
+        if scheme.lower() == "basic":
+            out.append(base64.b64decode(cred).decode("utf-8", "replace"))
+        else:
+            out.append(cred)
+    key = header_text(headers.get("X-Api-Key"))
+    if key:
+        out.append(key)
+    out.extend(query.get("api_key", []))
+    return out
+
+
+def leak_encode(enc, s):
+    b = s.encode("utf-8")
+    if enc == "b64":
+        return base64.b64encode(b).decode()
+    if enc == "pct":
+        return urllib.parse.quote(b, safe="")
+    if enc == "pctl":
+        return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), urllib.parse.quote(b, safe=""))
+    if enc == "json":
+        return json.dumps(s)
+    return s
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -88,6 +138,9 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         if not path.startswith("/_"):
             with LOCK:
+                SEEN.append({"raw_path": self.path, "host": self.headers.get("Host"),
+                             "auth": self.headers.get("Authorization"),
+                             "x_api_key": self.headers.get("X-Api-Key")})
                 COUNTS[path] = COUNTS.get(path, 0) + 1
                 COUNTS[""] = COUNTS.get("", 0) + 1
         host = self.headers.get("Host", "")
@@ -101,7 +154,11 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 COUNTS.clear()
                 HITS.clear()
+                del SEEN[:]
             return self.send_json(200, {"ok": True})
+        if path == "/_seen":
+            with LOCK:
+                return self.send_json(200, list(SEEN))
         if path == "/_shutdown":
             self.send_json(200, {"ok": True})
             threading.Thread(target=self.server.shutdown, daemon=True).start()
@@ -173,6 +230,19 @@ class Handler(BaseHTTPRequestHandler):
                 "method": self.command, "path": path, "query": u.query,
                 "auth": self.headers.get("Authorization"), "x_a": self.headers.get("X-A"),
                 "body": body.decode("utf-8", "replace")})
+        if path.startswith("/leak/"):
+            enc = parts[1]
+            secrets = leak_secrets(self.headers, q)
+            text = "echo (%s): " % enc + " | ".join(leak_encode(enc, x) for x in secrets)
+            if enc == "raw":
+                text += " | Authorization: %s" % header_text(self.headers.get("Authorization"))
+            return self.send_json(400, None, raw=text.encode("utf-8"))
+        if path.startswith("/items/"):
+            return self.send_json(200, [{"ok": True}])
+        if path == "/redirect_to":
+            return self.send_json(302, {}, {"Location": q["url"][0]})
+        if path == "/next_to":
+            return self.send_json(200, [{"p": 1}], {"Link": '<%s>; rel="next"' % q["url"][0]})
         if path.startswith("/status/"):
             code = int(parts[1])
             return self.send_json(code, {"error": "status %d" % code})

@@ -237,7 +237,9 @@ TEST_CASE("http allow-list: redirects inside pass, outside are refused", "[http]
   st = Run(*p, *conn, "GET http://localhost:" + std::to_string(srv.port()) + "/users", {}, &out);
   CHECK(st.code() == absl::StatusCode::kPermissionDenied);
 
-  auto wide = ConnectTo(*p, srv.base(), {{"allow_hosts", "127.0.0.1, localhost"}});
+  auto wide = ConnectTo(*p, srv.base(),
+                        {{"allow_hosts", "127.0.0.1:" + std::to_string(srv.port()) +
+                                             ", http://localhost:" + std::to_string(srv.port())}});
   Rows ok;
   REQUIRE(Run(*p, *wide, "GET /redirect_out", {}, &ok).ok());
   CHECK(ok.rows.size() == 5);
