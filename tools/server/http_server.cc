@@ -15,7 +15,6 @@
 #include <deque>
 #include <map>
 #include <mutex>
-#include <set>
 #include <thread>
 #include <vector>
 
@@ -428,20 +427,22 @@ struct HttpServer::Impl {
 
   HttpLimits limits;
   HttpHandler* handler;
+  // Connections, for caps and for drain (I/O thread and Stop()). Declared
+  // before the io_context: sessions its handlers still hold are destroyed
+  // with it and unregister here.
+  std::mutex mu;
+  std::condition_variable idle_cv;
+  std::map<Session*, std::weak_ptr<Session>> sessions;
+  std::map<std::string, int> per_client;
+  int busy = 0;  // requests handed to workers and not yet answered
+  bool draining = false;
+  bool stopped = false;
+
   net::io_context io{1};
   tcp::acceptor acceptor{io};
   std::optional<net::executor_work_guard<net::io_context::executor_type>> guard{
       net::make_work_guard(io)};
   WorkerPool pool;
-
-  // Connections, for caps and for drain (I/O thread and Stop()).
-  std::mutex mu;
-  std::condition_variable idle_cv;
-  std::set<Session*> sessions;
-  std::map<std::string, int> per_client;
-  int busy = 0;  // requests handed to workers and not yet answered
-  bool draining = false;
-  bool stopped = false;
 
   void Accept();
 };
@@ -682,7 +683,7 @@ void HttpServer::Impl::Accept() {
       } else {
         ++n;
         session = std::make_shared<Session>(this, std::move(socket), peer);
-        sessions.insert(session.get());
+        sessions.emplace(session.get(), session);
       }
     }
     if (session) {
@@ -735,15 +736,15 @@ void HttpServer::BeginDrain() {
   net::post(impl_->io, [impl = impl_.get()] {
     beast::error_code ec;
     impl->acceptor.close(ec);
-    std::vector<Session*> sessions;
+    std::vector<std::shared_ptr<Session>> sessions;
     {
       std::lock_guard<std::mutex> lock(impl->mu);
       impl->draining = true;
-      sessions.assign(impl->sessions.begin(), impl->sessions.end());
+      for (const auto& entry : impl->sessions) {
+        if (auto s = entry.second.lock()) sessions.push_back(std::move(s));
+      }
     }
-    // On the I/O thread: sessions are destroyed here only, so the pointers
-    // stay valid while we hold the thread.
-    for (Session* s : sessions) s->CloseIfIdle();
+    for (const auto& s : sessions) s->CloseIfIdle();
   });
 }
 
@@ -760,19 +761,21 @@ void HttpServer::Stop() {
     impl_->stopped = true;
     impl_->draining = true;
     // Writes in progress on workers fail at once.
-    for (Session* s : impl_->sessions) ::shutdown(s->fd(), SHUT_RDWR);
+    for (const auto& entry : impl_->sessions) ::shutdown(entry.first->fd(), SHUT_RDWR);
   }
   // Wait for the workers' current answers to end (their writes now fail).
   WaitIdle(absl::Now() + absl::Seconds(10));
   net::post(impl_->io, [impl = impl_.get()] {
     beast::error_code ec;
     impl->acceptor.close(ec);
-    std::vector<Session*> sessions;
+    std::vector<std::shared_ptr<Session>> sessions;
     {
       std::lock_guard<std::mutex> lock(impl->mu);
-      sessions.assign(impl->sessions.begin(), impl->sessions.end());
+      for (const auto& entry : impl->sessions) {
+        if (auto s = entry.second.lock()) sessions.push_back(std::move(s));
+      }
     }
-    for (Session* s : sessions) s->Close();
+    for (const auto& s : sessions) s->Close();
     impl->guard.reset();
   });
 }

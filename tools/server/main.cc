@@ -165,7 +165,7 @@ int Main(int argc, char** argv) {
       service->CancelAll();
       // The cancelled requests answer 499; a client that does not read its
       // answer is cut off by Stop().
-      server.WaitIdle(absl::Now() + absl::Seconds(2));
+      server.WaitIdle(absl::Now() + absl::Seconds(1));
     }
     server.Stop();
   });

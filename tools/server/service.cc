@@ -886,8 +886,9 @@ void Service::HandleHealth(const HttpRequest& req, HttpResponse& res) {
   bool all_ok = !draining_.load();
   std::string sources;
   for (const qg::SourceConfig& src : catalog.sources()) {
-    const bool sql =
-        src.provider == "sqlite" || src.provider == "postgres" || src.provider == "mysql";
+    // The CSV provider answers SQL (SQLite's dialect) over its directory.
+    const bool sql = src.provider == "sqlite" || src.provider == "postgres" ||
+                     src.provider == "mysql" || src.provider == "csv";
     std::string entry =
         fmt::format("{}: {{\"provider\": {}", JsonString(src.name), JsonString(src.provider));
     if (!sql) {
