@@ -10,7 +10,7 @@ PKGS=(
   clang libclang-rt-14-dev
   libpqxx-dev libpq-dev postgresql postgresql-contrib
   libmariadb-dev mariadb-server mariadb-client
-  libcurl4-openssl-dev libcpp-httplib-dev curl python3
+  libcurl4-openssl-dev libcpp-httplib-dev libboost-dev curl python3
   graphviz
 )
 

@@ -1,14 +1,16 @@
 // qgraph-server — the /query_graph HTTP service (DESIGN.md §14): a thin main
-// over the public library API (include/qg/) and cpp-httplib.
+// over the public library API (include/qg/) and its own HTTP layer
+// (http_server.h, Boost.Beast on Asio).
 //
 //   qgraph-server --config server.json
 //   qgraph-server --catalog examples/catalog.json --port 0   # prints "listening on ..."
 //   qgraph-server --config server.json --coordinator-log /var/lib/qgraph/tx.log  # 2pc
 //
-// Shutdown: SIGTERM or SIGINT stops accepting connections, lets running
-// graphs finish for --drain-timeout, cancels the rest and exits 0.
+// Shutdown: SIGTERM or SIGINT stops accepting connections, closes idle and
+// half-sent ones, lets running requests finish for --drain-timeout, cancels
+// the rest, closes what is left (slow readers too) and exits 0.
 #include <pthread.h>
-#include <sys/socket.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <csignal>
@@ -93,6 +95,12 @@ int Main(int argc, char** argv) {
       std::max<int64_t>(engine_options.limits.max_nodes, config.limits.max_nodes);
   engine_options.limits.max_document_bytes = std::max<int64_t>(
       engine_options.limits.max_document_bytes, static_cast<int64_t>(config.limits.max_body_bytes));
+  // The engine stops producing past the server's result limits.
+  engine_options.max_result_rows = config.limits.max_result_rows;
+  if (config.limits.max_result_bytes > 0) {
+    engine_options.max_result_bytes =
+        static_cast<int64_t>(std::min<uint64_t>(config.limits.max_result_bytes, uint64_t{1} << 62));
+  }
   engine_options.coordinator_log = config.coordinator_log;
   engine_options.transaction_prefix = config.transaction_prefix;
   // Recovery needs the catalog's sources: it runs below, once they are loaded.
@@ -117,40 +125,26 @@ int Main(int argc, char** argv) {
 
   const int threads = config.threads > 0 ? config.threads : config.limits.max_concurrent_graphs + 8;
   auto service = std::make_unique<Service>(config, *std::move(engine));
-  httplib::Server server;
-  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  server.set_payload_max_length(config.limits.max_body_bytes);
-  auto secs = [](absl::Duration d) {
-    return std::make_pair(static_cast<time_t>(absl::ToInt64Seconds(d)),
-                          static_cast<time_t>(absl::ToInt64Microseconds(d) % 1000000));
-  };
-  server.set_read_timeout(secs(config.limits.read_timeout).first,
-                          secs(config.limits.read_timeout).second);
-  server.set_write_timeout(secs(config.limits.write_timeout).first,
-                           secs(config.limits.write_timeout).second);
-  server.set_keep_alive_max_count(1000);
-  server.set_keep_alive_timeout(
-      std::max<time_t>(1, absl::ToInt64Seconds(config.limits.keep_alive_timeout)));
-  // The listening socket, so shutdown can stop accepting while streams that
-  // are being written go on (httplib's stop() would cut them short).
-  std::atomic<int> listen_fd{-1};
-  server.set_socket_options([&listen_fd](int sock) {
-    httplib::default_socket_options(sock);
-    listen_fd.store(sock);
-  });
-  service->Install(&server);
-
-  int port = config.port;
-  if (port == 0) {
-    port = server.bind_to_any_port(config.address);
-    if (port < 0) {
-      return StartupError(absl::UnavailableError("cannot listen on " + config.address));
-    }
-  } else if (!server.bind_to_port(config.address, port)) {
-    return StartupError(
-        absl::UnavailableError("cannot listen on " + config.address + ":" + std::to_string(port)));
+  // Room for max_connections descriptors besides the pools'.
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
   }
-  std::printf("listening on %s:%d\n", config.address.c_str(), port);
+  HttpLimits http_limits;
+  http_limits.max_header_bytes = static_cast<size_t>(config.limits.max_header_bytes);
+  http_limits.max_header_fields = config.limits.max_header_fields;
+  http_limits.max_body_bytes = config.limits.max_body_bytes;
+  http_limits.request_timeout = config.limits.read_timeout;
+  http_limits.keep_alive_timeout = config.limits.keep_alive_timeout;
+  http_limits.write_timeout = config.limits.write_timeout;
+  http_limits.max_connections = config.limits.max_connections;
+  http_limits.max_connections_per_client = config.limits.max_connections_per_client;
+  http_limits.workers = threads;
+  HttpServer server(http_limits, service.get());
+  auto port = server.Listen(config.address, config.port);
+  if (!port.ok()) return StartupError(port.status());
+  std::printf("listening on %s:%d\n", config.address.c_str(), *port);
   std::fflush(stdout);
 
   std::atomic<bool> shutting_down{false};
@@ -164,25 +158,25 @@ int Main(int argc, char** argv) {
                  sig == SIGTERM ? "SIGTERM" : "SIGINT",
                  absl::FormatDuration(config.limits.drain_timeout).c_str());
     service->BeginDrain();
-    int fd = listen_fd.load();
-    if (fd >= 0) ::shutdown(fd, SHUT_RDWR);  // accept() fails: the listen loop ends
-    if (!service->WaitIdle(absl::Now() + config.limits.drain_timeout)) {
+    server.BeginDrain();  // no new connections; idle and half-sent ones closed
+    if (!server.WaitIdle(absl::Now() + config.limits.drain_timeout)) {
       std::fprintf(stderr, "qgraph-server: drain deadline passed; cancelling %d graph(s)\n",
                    service->running());
       service->CancelAll();
-      service->WaitIdle(absl::Now() + absl::Seconds(10));
+      // The cancelled requests answer 499; a client that does not read its
+      // answer is cut off by Stop().
+      server.WaitIdle(absl::Now() + absl::Seconds(1));
     }
+    server.Stop();
   });
 
-  // Returns once the listening socket is shut and every worker finished.
-  bool ok = server.listen_after_bind();
+  // Returns once Stop() closed every connection.
+  server.Run();
   listen_done.store(true);
   if (!shutting_down.load()) pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
   service.reset();  // waits for the engine's graphs
-  if (!shutting_down.load()) {
-    return StartupError(absl::UnavailableError(ok ? "the server stopped" : "listen failed"));
-  }
+  if (!shutting_down.load()) return StartupError(absl::UnavailableError("the server stopped"));
   std::fprintf(stderr, "qgraph-server: stopped\n");
   return 0;
 }

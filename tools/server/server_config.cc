@@ -114,6 +114,22 @@ absl::Status ParseLimits(simdjson::dom::element e, Limits* limits) {
       auto v = GetInt(value, where, 1);
       if (!v.ok()) return v.status();
       limits->max_concurrent_graphs = static_cast<int>(*v);
+    } else if (key == "max_result_rows") {
+      auto v = GetInt(value, where, 0);
+      if (!v.ok()) return v.status();
+      limits->max_result_rows = *v;
+    } else if (key == "max_header_bytes") {
+      auto v = GetInt(value, where, 1024);
+      if (!v.ok()) return v.status();
+      limits->max_header_bytes = std::min<int64_t>(*v, 1 << 24);
+    } else if (key == "max_header_fields" || key == "max_connections" ||
+               key == "max_connections_per_client") {
+      auto v = GetInt(value, where, 1);
+      if (!v.ok()) return v.status();
+      int* field = key == "max_header_fields" ? &limits->max_header_fields
+                   : key == "max_connections" ? &limits->max_connections
+                                              : &limits->max_connections_per_client;
+      *field = static_cast<int>(std::min<int64_t>(*v, 1000000));
     } else {
       absl::Duration* d = nullptr;
       if (key == "max_execution_time") d = &limits->max_execution_time;
@@ -356,6 +372,11 @@ absl::Status ApplyCommandLine(int argc, char** argv, ServerConfig* config, bool*
       {"--max-execution-time", duration(&l.max_execution_time)},
       {"--max-result-bytes", integer(&l.max_result_bytes, 0, kBig)},
       {"--max-concurrent-graphs", integer(&l.max_concurrent_graphs, 1, 100000)},
+      {"--max-result-rows", integer(&l.max_result_rows, 0, kBig)},
+      {"--max-header-bytes", integer(&l.max_header_bytes, 1024, 1 << 24)},
+      {"--max-header-fields", integer(&l.max_header_fields, 1, 100000)},
+      {"--max-connections", integer(&l.max_connections, 1, 1000000)},
+      {"--max-connections-per-client", integer(&l.max_connections_per_client, 1, 1000000)},
       {"--read-timeout", duration(&l.read_timeout)},
       {"--write-timeout", duration(&l.write_timeout)},
       {"--keep-alive-timeout", duration(&l.keep_alive_timeout)},
@@ -423,9 +444,12 @@ Endpoints:
   Every response carries a header X-Query-Id. A client may choose the id of its
   request by sending X-Query-Id ([A-Za-z0-9._-], 1-64 characters) so it can cancel it.
   Errors are JSON: {"error": {"code", "message", "node", "source", "query_id"}} with
-  400 bad graph, 401 missing/bad token, 404 unknown source or query, 409 transaction
-  conflict, 413 body/graph/result too large, 429 too many running graphs, 499 cancelled,
-  503 source unavailable or shutting down, 504 execution time limit.
+  400 bad graph or malformed request, 401 missing/bad token, 403 foreign Host/Origin
+  (authentication off), 404 unknown source or query, 409 transaction conflict, 411 body
+  without length, 413 body/graph/result too large, 415 body not "Content-Type:
+  application/json" or compressed, 429 too many running graphs, 431 headers too large,
+  499 cancelled, 503 source unavailable or shutting down, 504 execution time limit.
+  A refused request's connection is closed (its body is never read).
   409 with code "ABORTED" is a transaction conflict (a serialization failure or
   deadlock on a source): in "common" and "2pc" graphs nothing was committed, retry the
   whole graph ("autonomous" graphs keep what finished before: retry if idempotent).
@@ -456,10 +480,21 @@ Options (each overrides the config file; durations: 250ms, 30s, 2m):
   --max-nodes N                 nodes per graph, 413 past it (default 100)
   --max-execution-time D        a graph is cancelled at this limit, 504 (default 60s);
                                 a graph's "timeout_ms" may only lower it
-  --max-result-bytes N          serialised result limit, 413; 0 = unlimited (default
-                                268435456). Checked before the first byte is sent
+  --max-result-bytes N          result limit, 413; 0 = unlimited (default 268435456).
+                                The engine stops producing past it; the writer stops
+                                as serialised bytes pass it (a plain 413 within the
+                                first 64 KiB, else the stream ends with the error line)
+  --max-result-rows N           rows a graph's result may hold, 413; 0 = unlimited
+                                (default 50000000)
   --max-concurrent-graphs N     graphs running at once, 429 past it (default 32)
-  --read-timeout D              drop clients that stall sending (default 10s)
+  --read-timeout D              whole-request deadline: request line, headers and body
+                                must arrive within it, else the connection is closed
+                                (default 10s)
+  --max-header-bytes N          request line + headers, 431 past it (default 16384)
+  --max-header-fields N         header fields per request, 431 past it (default 100)
+  --max-connections N           open connections in total (default 2048)
+  --max-connections-per-client N  open connections per client address; past it a
+                                new connection gets 503 and is closed (default 64)
   --write-timeout D             drop clients that stall reading (default 30s)
   --keep-alive-timeout D        idle keep-alive connections close after (default 5s)
   --drain-timeout D             on SIGTERM/SIGINT: stop accepting, let running graphs
@@ -483,8 +518,10 @@ Config file (JSON; every key optional):
    "access_log": true, "coordinator_log": "path/to/tx.log", "transaction_prefix": "qg",
    "tokens": [{"token": "literal" | {"env": "NAME"} | {"file": "PATH"}, "user": "alice"}],
    "limits": {"max_body_bytes": 1048576, "max_nodes": 100, "max_execution_time": "60s",
-              "max_result_bytes": 268435456, "max_concurrent_graphs": 32,
-              "read_timeout": "10s", "write_timeout": "30s", "keep_alive_timeout": "5s",
+              "max_result_bytes": 268435456, "max_result_rows": 50000000,
+              "max_concurrent_graphs": 32, "max_header_bytes": 16384,
+              "max_header_fields": 100, "max_connections": 2048,
+              "max_connections_per_client": 64, "read_timeout": "10s", "write_timeout": "30s", "keep_alive_timeout": "5s",
               "drain_timeout": "30s", "health_timeout": "5s"},
    "catalog": {"sources": [...], "user_mappings": [...]} | "path/to/catalog.json"}
 
@@ -493,7 +530,9 @@ from "tokens"; the token's user is the local user that picks the catalog's user
 mappings. Missing or bad token: 401 and nothing runs. Tokens are never logged.
 When the config has no tokens, authentication is OFF: every request is accepted
 and runs as the empty local user (the sources' own AS USER) — keep the server on
-loopback then.
+loopback then. Without authentication, a request whose Host is not a loopback name or
+address (or the listen address), or whose Origin is not such a host, gets 403: a
+web page cannot reach the server through the browser (CSRF, DNS rebinding).
 
 Exit status: 0 after a clean shutdown (SIGTERM/SIGINT); 1 on a startup error (a
 catalog the engine refuses, the port in use); 2 on a usage error (unknown option,

@@ -29,8 +29,13 @@ struct Limits {
   int64_t max_nodes = 100;                                // nodes per graph; 413
   absl::Duration max_execution_time = absl::Seconds(60);  // 504 past it
   uint64_t max_result_bytes = uint64_t{256} << 20;        // serialised result; 413
+  int64_t max_result_rows = 50000000;                     // rows a graph holds; 413
+  int64_t max_header_bytes = 16 << 10;                    // request line + headers; 431
+  int max_header_fields = 100;                            // 431 past it
+  int max_connections = 2048;                             // open connections in total
+  int max_connections_per_client = 64;                    // per client address
   int max_concurrent_graphs = 32;                         // running graphs; 429 past it
-  absl::Duration read_timeout = absl::Seconds(10);        // slow clients
+  absl::Duration read_timeout = absl::Seconds(10);        // a whole request, headers+body
   absl::Duration write_timeout = absl::Seconds(30);
   absl::Duration keep_alive_timeout = absl::Seconds(5);
   absl::Duration drain_timeout = absl::Seconds(30);  // SIGTERM: wait, then cancel

@@ -26,11 +26,24 @@ constexpr double kLatencyBounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.
 constexpr size_t kNumBounds = sizeof(kLatencyBounds) / sizeof(kLatencyBounds[0]);
 constexpr int kStatusCancelled = 499;  // nginx's "client closed request"
 
-// The request's start, for the access log (pre-routing, the handler and the
-// logger of one request run on the same worker thread).
-thread_local absl::Time t_request_start;
-
 std::string JsonString(std::string_view s) { return qg::JsonQuote(s); }
+
+std::string RunningKey(std::string_view user, std::string_view id) {
+  std::string key(user);
+  key += '\0';
+  key += id;
+  return key;
+}
+
+// At most 200 bytes of client input in a message or the log.
+std::string Clip(std::string_view s) {
+  return std::string(s.substr(0, 200)) + (s.size() > 200 ? "..." : "");
+}
+
+void SetContent(HttpResponse& res, std::string body, std::string type) {
+  res.body = std::move(body);
+  res.content_type = std::move(type);
+}
 
 std::string PromLabel(std::string_view s) {
   std::string out;
@@ -137,8 +150,8 @@ ErrorInfo MakeError(int http, absl::StatusCode code, std::string message) {
   return e;
 }
 
-void SendError(httplib::Response& res, const ErrorInfo& e) {
-  const std::string id = res.get_header_value("X-Query-Id");
+void SendError(HttpResponse& res, const ErrorInfo& e) {
+  const std::string id = res.header("X-Query-Id");
   std::string body =
       "{\"error\": {\"code\": " + JsonString(e.code) + ", \"message\": " + JsonString(e.message);
   body += ", \"node\": " + (e.node.empty() ? std::string("null") : JsonString(e.node));
@@ -155,7 +168,7 @@ void SendError(httplib::Response& res, const ErrorInfo& e) {
   }
   body += "}}\n";
   res.status = e.http;
-  res.set_content(body, "application/json");
+  SetContent(res, body, "application/json");
 }
 
 bool ValidQueryId(std::string_view id) {
@@ -188,9 +201,16 @@ absl::Status BadRequest(std::string message) {
 }
 
 absl::StatusOr<GraphRequest> ParseGraphRequest(const std::string& body, bool explain) {
-  thread_local simdjson::dom::parser parser;
+  // A worker's parser keeps its buffers (about 3-4 x the largest document it
+  // parsed): reuse one for ordinary bodies, parse big ones with a parser of
+  // their own, freed with the request.
+  constexpr size_t kReusedParserBytes = 1 << 20;
+  thread_local simdjson::dom::parser reused(kReusedParserBytes);
+  std::optional<simdjson::dom::parser> own;
+  simdjson::dom::parser* parser = &reused;
+  if (body.size() > kReusedParserBytes) parser = &own.emplace(body.size());
   simdjson::dom::element root;
-  if (auto err = parser.parse(body).get(root); err != simdjson::SUCCESS) {
+  if (auto err = parser->parse(body).get(root); err != simdjson::SUCCESS) {
     return BadRequest(fmt::format("the body is not valid JSON: {}", simdjson::error_message(err)));
   }
   simdjson::dom::object obj;
@@ -296,7 +316,20 @@ std::string_view ContentType(qg::Format f) {
   }
 }
 
-int64_t ResultRows(const qg::GraphResult& r) {
+// The rows the answer carries: the nodes' rows, or for the joined shape the
+// joined rows (counted without writing them).
+int64_t ResultRows(const qg::GraphResult& r, qg::Shape shape) {
+  if (shape == qg::Shape::kJoined) {
+    qg::OutputOptions o;
+    o.shape = shape;
+    o.format = qg::Format::kNdjson;
+    int64_t lines = 0;
+    absl::Status s = qg::WriteResult(r, o, [&](std::string_view chunk) -> absl::Status {
+      lines += std::count(chunk.begin(), chunk.end(), '\n');
+      return absl::OkStatus();
+    });
+    if (s.ok()) return lines;
+  }
   int64_t rows = 0;
   for (const qg::NodeResult& n : r.nodes) rows += static_cast<int64_t>(n.num_rows);
   return rows;
@@ -308,7 +341,7 @@ int64_t ResultRows(const qg::GraphResult& r) {
 // holder (the handler, or the response's content provider) lets go.
 struct Service::Slot {
   Service* service;
-  std::string id;
+  std::string id;  // the registry key: user and query id
   std::shared_ptr<qg::CancelToken> cancel;
   ~Slot() { service->Release(id); }
 };
@@ -324,61 +357,53 @@ Service::Service(ServerConfig config, std::unique_ptr<qg::Engine> engine)
 
 Service::~Service() = default;
 
-void Service::Install(httplib::Server* server) {
-  server->set_pre_routing_handler(
-      [this](const httplib::Request& req, httplib::Response& res) { return PreRouting(req, res); });
-  server->Post("/query_graph", [this](const httplib::Request& req, httplib::Response& res) {
-    HandleQueryGraph(req, res);
-  });
-  server->Post("/explain", [this](const httplib::Request& req, httplib::Response& res) {
-    HandleExplain(req, res);
-  });
-  server->Delete(R"(/queries/([^/]+))", [this](const httplib::Request& req,
-                                               httplib::Response& res) { HandleCancel(req, res); });
-  server->Get("/queries", [this](const httplib::Request& req, httplib::Response& res) {
-    HandleList(req, res);
-  });
-  server->Get("/health", [this](const httplib::Request& req, httplib::Response& res) {
-    HandleHealth(req, res);
-  });
-  server->Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
-    HandleMetrics(req, res);
-  });
-  // Errors httplib produces itself (413 body too large, 404 no route, 400
-  // malformed request) get the same JSON body and a query id.
-  server->set_error_handler(httplib::Server::HandlerWithResponse(
-      [this](const httplib::Request& req,
-             httplib::Response& res) -> httplib::Server::HandlerResponse {
-        if (!res.has_header("X-Query-Id")) {
-          res.set_header("X-Query-Id",
-                         fmt::format("{:010x}-{}", id_prefix_, next_id_.fetch_add(1)));
-        }
-        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-        if (res.status == 413) {
-          SendError(res, MakeError(413, absl::StatusCode::kResourceExhausted,
-                                   fmt::format("request body exceeds max_body_bytes={}",
-                                               config_.limits.max_body_bytes)));
-          if (req.path == "/query_graph") RecordGraph("body_too_large", absl::ZeroDuration());
-        } else if (res.status == 404) {
-          SendError(res, MakeError(404, absl::StatusCode::kNotFound,
-                                   fmt::format("no endpoint {} {}", req.method, req.path)));
-        } else {
-          SendError(res, MakeError(res.status, absl::StatusCode::kInvalidArgument,
-                                   fmt::format("HTTP error {}", res.status)));
-        }
-        return httplib::Server::HandlerResponse::Handled;
-      }));
-  server->set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-        SendError(res, MakeError(500, absl::StatusCode::kInternal, "internal error"));
-      });
-  server->set_logger(
-      [this](const httplib::Request& req, const httplib::Response& res) { Log(req, res); });
+std::string Service::NewQueryId() {
+  return fmt::format("{:010x}-{}", id_prefix_, next_id_.fetch_add(1));
 }
 
-std::optional<std::string> Service::Authenticate(const httplib::Request& req) const {
+HttpResponse Service::Handle(HttpRequest& req) {
+  HttpResponse res;
+  if (req.query_id.empty()) req.query_id = NewQueryId();
+  res.set_header("X-Query-Id", req.query_id);
+  const std::string& m = req.method;
+  if (req.path == "/query_graph" && m == "POST") {
+    HandleQueryGraph(req, res);
+  } else if (req.path == "/explain" && m == "POST") {
+    HandleExplain(req, res);
+  } else if (req.path.rfind("/queries/", 0) == 0 && req.path.size() > 9 &&
+             req.path.find('/', 9) == std::string::npos && m == "DELETE") {
+    HandleCancel(req, res);
+  } else if (req.path == "/queries" && m == "GET") {
+    HandleList(req, res);
+  } else if (req.path == "/health" && m == "GET") {
+    HandleHealth(req, res);
+  } else if (req.path == "/metrics" && m == "GET") {
+    HandleMetrics(req, res);
+  } else {
+    SendError(res, MakeError(404, absl::StatusCode::kNotFound,
+                             fmt::format("no endpoint {} {}", Clip(req.method), Clip(req.path))));
+  }
+  return res;
+}
+
+HttpResponse Service::Error(const HttpRequest& head, int status, std::string message) {
+  HttpResponse res;
+  res.set_header("X-Query-Id", head.query_id.empty() ? NewQueryId() : head.query_id);
+  absl::StatusCode code = absl::StatusCode::kInvalidArgument;
+  if (status == 413 || status == 431 || status == 503) code = absl::StatusCode::kResourceExhausted;
+  if (status == 503) code = absl::StatusCode::kUnavailable;
+  if (status == 408) code = absl::StatusCode::kDeadlineExceeded;
+  if (status == 413 && head.path == "/query_graph") {
+    RecordGraph("body_too_large", absl::ZeroDuration());
+  }
+  SendError(res, MakeError(status, code, std::move(message)));
+  res.close = true;
+  return res;
+}
+
+std::optional<std::string> Service::Authenticate(const HttpRequest& req) const {
   if (config_.tokens.empty()) return std::string();
-  const std::string header = req.get_header_value("Authorization");
+  const std::string header = req.header("Authorization");
   constexpr std::string_view kBearer = "Bearer ";
   if (header.size() <= kBearer.size() ||
       !std::equal(kBearer.begin(), kBearer.end(), header.begin(),
@@ -394,55 +419,112 @@ std::optional<std::string> Service::Authenticate(const httplib::Request& req) co
   return user;
 }
 
-httplib::Server::HandlerResponse Service::PreRouting(const httplib::Request& req,
-                                                     httplib::Response& res) {
-  t_request_start = absl::Now();
-  std::string id = req.get_header_value("X-Query-Id");
-  bool bad_id = false;
-  if (id.empty()) {
-    id = fmt::format("{:010x}-{}", id_prefix_, next_id_.fetch_add(1));
-  } else if (!ValidQueryId(id)) {
-    bad_id = true;
-    id = fmt::format("{:010x}-{}", id_prefix_, next_id_.fetch_add(1));
+bool Service::AllowedHost(std::string_view host) const {
+  // Strip the port: "name:port", "[v6]:port".
+  if (!host.empty() && host.front() == '[') {
+    size_t close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    host = host.substr(1, close - 1);
+  } else if (size_t colon = host.rfind(':');
+             colon != std::string_view::npos && host.find(':') == colon) {
+    host = host.substr(0, colon);
   }
-  // DELETE /queries/{id} answers with the id it cancels.
-  res.set_header("X-Query-Id", id);
-  if (!Authenticate(req)) {
-    res.set_header("WWW-Authenticate", "Bearer realm=\"qgraph\"");
-    res.set_header("Connection", "close");  // the body, if any, is not read
-    SendError(res, MakeError(401, absl::StatusCode::kUnauthenticated,
-                             req.has_header("Authorization")
-                                 ? "invalid bearer token"
-                                 : "missing \"Authorization: Bearer <token>\" header"));
-    if (req.path == "/query_graph") RecordGraph("unauthenticated", absl::ZeroDuration());
-    return httplib::Server::HandlerResponse::Handled;
+  std::string h(host);
+  std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (h == "localhost" || h == "::1" || h == config_.address) return true;
+  // 127.0.0.0/8
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  char tail = 0;
+  if (std::sscanf(h.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 &&
+      c < 256 && d < 256) {
+    return true;
   }
-  if (bad_id) {
-    res.set_header("Connection", "close");
-    SendError(res, MakeError(400, absl::StatusCode::kInvalidArgument,
-                             "X-Query-Id must be 1-64 characters of [A-Za-z0-9._-]"));
-    return httplib::Server::HandlerResponse::Handled;
-  }
-  return httplib::Server::HandlerResponse::Unhandled;
+  return false;
 }
 
-void Service::Log(const httplib::Request& req, const httplib::Response& res) {
+std::optional<HttpResponse> Service::CheckHead(HttpRequest& req) {
+  std::string id = req.header("X-Query-Id");
+  const bool bad_id = !id.empty() && !ValidQueryId(id);
+  req.query_id = id.empty() || bad_id ? NewQueryId() : id;
+  auto refuse = [&](int status, absl::StatusCode code, std::string message) {
+    HttpResponse res;
+    res.set_header("X-Query-Id", req.query_id);
+    res.close = true;  // the body, if any, is not read
+    SendError(res, MakeError(status, code, std::move(message)));
+    return res;
+  };
+  if (!Authenticate(req)) {
+    HttpResponse res = refuse(401, absl::StatusCode::kUnauthenticated,
+                              req.has_header("Authorization")
+                                  ? "invalid bearer token"
+                                  : "missing \"Authorization: Bearer <token>\" header");
+    res.set_header("WWW-Authenticate", "Bearer realm=\"qgraph\"");
+    if (req.path == "/query_graph") RecordGraph("unauthenticated", absl::ZeroDuration());
+    return res;
+  }
+  if (bad_id) {
+    return refuse(400, absl::StatusCode::kInvalidArgument,
+                  "X-Query-Id must be 1-64 characters of [A-Za-z0-9._-]");
+  }
+  if (config_.tokens.empty()) {
+    // Without authentication a web page could drive this server through the
+    // browser (CSRF) or through a hostname it rebinds to 127.0.0.1: only
+    // loopback (or the configured address) may be named as Host and Origin.
+    if (req.has_header("Host") && !AllowedHost(req.header("Host"))) {
+      return refuse(403, absl::StatusCode::kPermissionDenied,
+                    fmt::format("Host {} is not this server (authentication is off: only "
+                                "loopback names and the listen address are served)",
+                                JsonString(Clip(req.header("Host")))));
+    }
+    if (req.has_header("Origin")) {
+      const std::string origin = req.header("Origin");
+      constexpr std::string_view kHttp = "http://", kHttps = "https://";
+      std::string_view rest = origin;
+      bool ok = false;
+      if (rest.rfind(kHttp, 0) == 0 || rest.rfind(kHttps, 0) == 0) {
+        rest.remove_prefix(rest.rfind(kHttp, 0) == 0 ? kHttp.size() : kHttps.size());
+        ok = rest.find('/') == std::string_view::npos && AllowedHost(rest);
+      }
+      if (!ok) {
+        return refuse(403, absl::StatusCode::kPermissionDenied,
+                      fmt::format("cross-origin request from {} refused (authentication is off)",
+                                  JsonString(Clip(origin))));
+      }
+    }
+  }
+  if (req.method == "POST") {
+    std::string type = req.header("Content-Type");
+    type = type.substr(0, type.find(';'));
+    while (!type.empty() && type.back() == ' ') type.pop_back();
+    std::transform(type.begin(), type.end(), type.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    if (type != "application/json") {
+      return refuse(415, absl::StatusCode::kInvalidArgument,
+                    "the body must be sent as \"Content-Type: application/json\"");
+    }
+  }
+  return std::nullopt;
+}
+
+void Service::Logged(const HttpRequest& req, const HttpResponse& res, absl::Duration elapsed) {
   std::string endpoint = req.path;
   if (endpoint.rfind("/queries/", 0) == 0) endpoint = "/queries/{id}";
   if (endpoint != "/query_graph" && endpoint != "/explain" && endpoint != "/queries" &&
       endpoint != "/queries/{id}" && endpoint != "/health" && endpoint != "/metrics") {
     endpoint = "other";
   }
+  std::string method = req.method;
+  if (method != "GET" && method != "POST" && method != "DELETE") method = "other";
   {
     absl::MutexLock lock(&metrics_.mu);
-    ++metrics_.requests[{req.method + " " + endpoint, res.status}];
+    ++metrics_.requests[{method + " " + endpoint, res.status}];
   }
   if (!config_.access_log) return;
   // Never the headers (Authorization) or the body.
-  const double ms = absl::ToDoubleMilliseconds(absl::Now() - t_request_start);
-  const std::string line = fmt::format("qgraph-server: {} {} {} query_id={} {:.1f}ms\n", req.method,
-                                       req.path.size() > 200 ? req.path.substr(0, 200) : req.path,
-                                       res.status, res.get_header_value("X-Query-Id"), ms);
+  const double ms = absl::ToDoubleMilliseconds(elapsed);
+  const std::string line =
+      fmt::format("qgraph-server: {} {} {} query_id={} {:.1f}ms\n", Clip(req.method),
+                  Clip(req.path), res.status, res.header("X-Query-Id"), ms);
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
@@ -458,7 +540,7 @@ void Service::RecordGraph(std::string_view outcome, absl::Duration elapsed) {
 }
 
 std::shared_ptr<Service::Slot> Service::Admit(const std::string& id, const std::string& user,
-                                              std::string_view endpoint, httplib::Response& res) {
+                                              std::string_view endpoint, HttpResponse& res) {
   absl::MutexLock lock(&mu_);
   if (draining_.load()) {
     res.set_header("Connection", "close");
@@ -472,7 +554,10 @@ std::shared_ptr<Service::Slot> Service::Admit(const std::string& id, const std::
                                          config_.limits.max_concurrent_graphs)));
     return nullptr;
   }
-  if (running_.contains(id)) {
+  // Ids are per user: another user's id is not visible (no 409 that would
+  // confirm it exists).
+  const std::string key = RunningKey(user, id);
+  if (running_.contains(key)) {
     SendError(res, MakeError(409, absl::StatusCode::kAlreadyExists,
                              fmt::format("a query with id \"{}\" is already running", id)));
     return nullptr;
@@ -485,9 +570,9 @@ std::shared_ptr<Service::Slot> Service::Admit(const std::string& id, const std::
   r.cancel = std::make_shared<qg::CancelToken>();
   auto slot = std::make_shared<Slot>();
   slot->service = this;
-  slot->id = id;
+  slot->id = key;
   slot->cancel = r.cancel;
-  running_.emplace(id, std::move(r));
+  running_.emplace(key, std::move(r));
   return slot;
 }
 
@@ -521,9 +606,9 @@ int Service::running() const {
   return static_cast<int>(running_.size());
 }
 
-void Service::HandleQueryGraph(const httplib::Request& req, httplib::Response& res) {
+void Service::HandleQueryGraph(const HttpRequest& req, HttpResponse& res) {
   const absl::Time start = absl::Now();
-  const std::string id = res.get_header_value("X-Query-Id");
+  const std::string id = res.header("X-Query-Id");
   const std::string user = Authenticate(req).value_or("");
   auto fail = [&](const ErrorInfo& e, std::string_view outcome) {
     SendError(res, e);
@@ -565,7 +650,7 @@ void Service::HandleQueryGraph(const httplib::Request& req, httplib::Response& r
   }
 
   qg::OutputOptions out = graph->output.value_or(qg::OutputOptions{});
-  if (auto f = AcceptedFormat(req.get_header_value("Accept"))) out.format = *f;
+  if (auto f = AcceptedFormat(req.header("Accept"))) out.format = *f;
   if (gr.format) out.format = *gr.format;
   if (gr.shape) out.shape = *gr.shape;
   if (gr.pretty) out.pretty = *gr.pretty;
@@ -606,30 +691,21 @@ void Service::HandleQueryGraph(const httplib::Request& req, httplib::Response& r
     return fail(e, LowerCodeName(result.status().code()));
   }
 
-  // The result-size limit is checked before the first byte goes out, by a
-  // counting pass of the writer, so a response is never cut short silently.
+  // The engine already stopped at max_result_rows / max_result_bytes while
+  // producing; the writer stops as the serialised bytes pass
+  // max_result_bytes. Until the first 64 KiB went out the client gets a
+  // plain 413; after that the stream ends with the error as its last line
+  // and no terminating chunk.
   out.max_bytes = config_.limits.max_result_bytes;
-  if (out.max_bytes > 0) {
-    absl::Status counted = qg::WriteResult(
-        *result, out, [](std::string_view) -> absl::Status { return absl::OkStatus(); });
-    if (!counted.ok()) {
-      ErrorInfo e = FromStatus(counted);
-      if (counted.code() == absl::StatusCode::kResourceExhausted) {
-        e.http = 413;
-        e.message = fmt::format("{} (the server's max_result_bytes); ask for fewer rows",
-                                std::string(counted.message()));
-      }
-      return fail(e, e.http == 413 ? "result_too_large" : LowerCodeName(counted.code()));
-    }
-  }
-
   struct Stream {
     std::shared_ptr<Slot> slot;
     qg::GraphResult result;
     qg::OutputOptions out;
     absl::Time start;
     Service* service;
-    bool recorded = false;
+    absl::Status status;
+    std::string outcome = "ok";
+    std::string query_id;
   };
   auto stream = std::make_shared<Stream>();
   stream->slot = std::move(slot);
@@ -637,44 +713,60 @@ void Service::HandleQueryGraph(const httplib::Request& req, httplib::Response& r
   stream->out = out;
   stream->start = start;
   stream->service = this;
-  const int64_t rows = ResultRows(stream->result);
+  stream->query_id = id;
+  const int64_t rows = ResultRows(stream->result, out.shape);
   res.set_header("X-Result-Rows", std::to_string(rows));
   res.status = 200;
-  res.set_chunked_content_provider(
-      std::string(ContentType(out.format)),
-      [stream](size_t, httplib::DataSink& sink) {
-        uint64_t sent = 0;
-        absl::Status s = qg::WriteResult(
-            stream->result, stream->out, [&](std::string_view chunk) -> absl::Status {
-              if (stream->slot->cancel->cancelled()) return stream->slot->cancel->status();
-              if (chunk.empty()) return absl::OkStatus();  // an empty chunk ends the stream
-              if (!sink.write(chunk.data(), chunk.size())) {
-                return absl::UnavailableError("the client went away");
-              }
-              sent += chunk.size();
-              return absl::OkStatus();
-            });
-        stream->service->metrics_.bytes_returned.fetch_add(sent);
-        if (!s.ok()) return false;  // closes the connection without the last chunk
-        stream->service->metrics_.rows_returned.fetch_add(
-            static_cast<uint64_t>(ResultRows(stream->result)));
-        sink.done();
-        return true;
-      },
-      [stream](bool success) {
-        if (stream->recorded) return;
-        stream->recorded = true;
-        stream->service->RecordGraph(success ? "ok" : "stream_aborted",
-                                     absl::Now() - stream->start);
-        // Free the result and the slot now, not when httplib drops the
-        // provider.
-        stream->result = qg::GraphResult();
-        stream->slot.reset();
-      });
+  res.content_type = std::string(ContentType(out.format));
+  res.stream = [stream, rows](ChunkSink& sink) {
+    uint64_t sent = 0;
+    absl::Status s =
+        qg::WriteResult(stream->result, stream->out, [&](std::string_view chunk) -> absl::Status {
+          if (stream->slot->cancel->cancelled()) return stream->slot->cancel->status();
+          if (chunk.empty()) return absl::OkStatus();
+          if (!sink.Write(chunk)) return absl::UnavailableError("the client went away");
+          sent += chunk.size();
+          return absl::OkStatus();
+        });
+    stream->service->metrics_.bytes_returned.fetch_add(sent);
+    stream->status = s;
+    if (!s.ok()) {
+      stream->outcome =
+          s.code() == absl::StatusCode::kResourceExhausted
+              ? "result_too_large"
+              : (s.code() == absl::StatusCode::kUnavailable ? "stream_aborted"
+                                                            : LowerCodeName(s.code()));
+      return false;
+    }
+    stream->service->metrics_.rows_returned.fetch_add(static_cast<uint64_t>(rows));
+    return true;
+  };
+  res.stream_error = [stream] {
+    HttpResponse err;
+    err.set_header("X-Query-Id", stream->query_id);
+    ErrorInfo e = FromStatus(stream->status);
+    if (stream->status.code() == absl::StatusCode::kResourceExhausted) {
+      e.http = 413;
+      e.message = fmt::format("{} (the server's max_result_bytes); ask for fewer rows",
+                              std::string(stream->status.message()));
+    }
+    if (stream->slot && stream->slot->cancel->cancelled() &&
+        stream->status.code() == absl::StatusCode::kCancelled) {
+      e.http = kStatusCancelled;
+    }
+    SendError(err, e);
+    return err;
+  };
+  res.done = [stream](bool success) {
+    stream->service->RecordGraph(success ? "ok" : stream->outcome, absl::Now() - stream->start);
+    // Free the result and the slot now, not when the response is dropped.
+    stream->result = qg::GraphResult();
+    stream->slot.reset();
+  };
 }
 
-void Service::HandleExplain(const httplib::Request& req, httplib::Response& res) {
-  const std::string id = res.get_header_value("X-Query-Id");
+void Service::HandleExplain(const HttpRequest& req, HttpResponse& res) {
+  const std::string id = res.header("X-Query-Id");
   const std::string user = Authenticate(req).value_or("");
   auto parsed = ParseGraphRequest(req.body, /*explain=*/true);
   if (!parsed.ok()) return SendError(res, FromStatus(parsed.status()));
@@ -685,20 +777,20 @@ void Service::HandleExplain(const httplib::Request& req, httplib::Response& res)
                                                 config_.limits.max_nodes)));
   }
   std::string format_name = "text";
-  const std::string accept = req.get_header_value("Accept");
+  const std::string accept = req.header("Accept");
   if (accept.find("text/vnd.graphviz") != std::string::npos) {
     format_name = "dot";
   } else if (accept.find("application/json") != std::string::npos) {
     format_name = "json";
   }
-  if (req.has_param("format")) format_name = req.get_param_value("format");
+  if (req.has_param("format")) format_name = Clip(req.param("format"));
   if (gr.explain_format) format_name = *gr.explain_format;
   auto format = qg::ParseExplainFormat(format_name);
   if (!format.ok()) {
     return SendError(res, MakeError(400, absl::StatusCode::kInvalidArgument,
                                     "format must be text, json or dot"));
   }
-  const std::string analyze = req.get_param_value("analyze");
+  const std::string analyze = req.param("analyze");
   const bool do_analyze = analyze == "true" || analyze == "1";
 
   std::shared_ptr<Slot> slot = Admit(id, user, "/explain", res);
@@ -738,43 +830,43 @@ void Service::HandleExplain(const httplib::Request& req, httplib::Response& res)
                      : *format == qg::ExplainFormat::kDot ? "text/vnd.graphviz"
                                                           : "text/plain; charset=utf-8";
   res.status = 200;
-  res.set_content(text, type);
+  SetContent(res, text, type);
 }
 
-void Service::HandleCancel(const httplib::Request& req, httplib::Response& res) {
-  const std::string target = req.matches.size() > 1 ? std::string(req.matches[1]) : "";
+void Service::HandleCancel(const HttpRequest& req, HttpResponse& res) {
+  const std::string target = req.path.substr(std::string_view("/queries/").size());
   const std::string user = Authenticate(req).value_or("");
-  res.headers.erase("X-Query-Id");
-  res.set_header("X-Query-Id", target);
+  res.set_header("X-Query-Id", ValidQueryId(target) ? target : req.query_id);
   std::shared_ptr<qg::CancelToken> token;
   {
     absl::MutexLock lock(&mu_);
-    auto it = running_.find(target);
-    // With authentication on, a user cancels only its own graphs.
-    if (it != running_.end() && (config_.tokens.empty() || it->second.user == user)) {
+    // A user cancels only its own graphs (the registry is keyed by user).
+    auto it = running_.find(RunningKey(user, target));
+    if (it != running_.end()) {
       token = it->second.cancel;
     }
   }
   if (token == nullptr) {
     return SendError(res, MakeError(404, absl::StatusCode::kNotFound,
-                                    fmt::format("no running query \"{}\"", target)));
+                                    fmt::format("no running query {}", JsonString(Clip(target)))));
   }
   token->Cancel(absl::CancelledError(fmt::format("query {} cancelled by the client", target)));
   res.status = 202;
-  res.set_content(
-      fmt::format("{{\"query_id\": {}, \"status\": \"cancelling\"}}\n", JsonString(target)),
-      "application/json");
+  SetContent(res,
+             fmt::format("{{\"query_id\": {}, \"status\": \"cancelling\"}}\n", JsonString(target)),
+             "application/json");
 }
 
-void Service::HandleList(const httplib::Request& req, httplib::Response& res) {
+void Service::HandleList(const HttpRequest& req, HttpResponse& res) {
   const std::string user = Authenticate(req).value_or("");
   const absl::Time now = absl::Now();
   std::string body = "{\"queries\": [";
   {
     absl::MutexLock lock(&mu_);
     bool first = true;
-    for (const auto& [id, r] : running_) {
+    for (const auto& [key, r] : running_) {
       if (!config_.tokens.empty() && r.user != user) continue;
+      const std::string& id = r.id;
       if (!first) body += ", ";
       first = false;
       body += fmt::format(
@@ -785,17 +877,18 @@ void Service::HandleList(const httplib::Request& req, httplib::Response& res) {
     }
   }
   body += "]}\n";
-  res.set_content(body, "application/json");
+  SetContent(res, body, "application/json");
 }
 
-void Service::HandleHealth(const httplib::Request& req, httplib::Response& res) {
+void Service::HandleHealth(const HttpRequest& req, HttpResponse& res) {
   const std::string user = Authenticate(req).value_or("");
   const qg::Catalog catalog = engine_->catalog();
   bool all_ok = !draining_.load();
   std::string sources;
   for (const qg::SourceConfig& src : catalog.sources()) {
-    const bool sql =
-        src.provider == "sqlite" || src.provider == "postgres" || src.provider == "mysql";
+    // The CSV provider answers SQL (SQLite's dialect) over its directory.
+    const bool sql = src.provider == "sqlite" || src.provider == "postgres" ||
+                     src.provider == "mysql" || src.provider == "csv";
     std::string entry =
         fmt::format("{}: {{\"provider\": {}", JsonString(src.name), JsonString(src.provider));
     if (!sql) {
@@ -835,15 +928,15 @@ void Service::HandleHealth(const httplib::Request& req, httplib::Response& res) 
         JsonString(key), st.in_use, st.idle, st.waiting, st.max, st.created, st.broken);
   }
   res.status = all_ok ? 200 : 503;
-  res.set_content(
-      fmt::format("{{\"status\": {}, \"running\": {}, \"sources\": {{{}}}, "
-                  "\"pools\": {{{}}}}}\n",
-                  all_ok ? "\"ok\"" : (draining_.load() ? "\"draining\"" : "\"degraded\""),
-                  running(), sources, pools),
-      "application/json");
+  SetContent(res,
+             fmt::format("{{\"status\": {}, \"running\": {}, \"sources\": {{{}}}, "
+                         "\"pools\": {{{}}}}}\n",
+                         all_ok ? "\"ok\"" : (draining_.load() ? "\"draining\"" : "\"degraded\""),
+                         running(), sources, pools),
+             "application/json");
 }
 
-void Service::HandleMetrics(const httplib::Request&, httplib::Response& res) {
+void Service::HandleMetrics(const HttpRequest&, HttpResponse& res) {
   std::string m;
   m.reserve(4096);
   {
@@ -914,7 +1007,7 @@ void Service::HandleMetrics(const httplib::Request&, httplib::Response& res) {
       m += fmt::format("{}{{pool=\"{}\"}} {}\n", g.name, PromLabel(key), g.get(st));
     }
   }
-  res.set_content(m, "text/plain; version=0.0.4; charset=utf-8");
+  SetContent(res, m, "text/plain; version=0.0.4; charset=utf-8");
 }
 
 }  // namespace qgraph_server

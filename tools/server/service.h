@@ -1,16 +1,18 @@
 // service.h — the HTTP endpoints of qgraph-server over a qg::Engine.
 //
-// Service installs its handlers on an httplib::Server: POST /query_graph,
-// POST /explain, DELETE /queries/{id}, GET /queries, GET /health,
-// GET /metrics. It owns the registry of running graphs (their cancel
-// tokens), the concurrency limit and the Prometheus counters.
+// Service is the HttpHandler of qgraph-server's HttpServer: POST
+// /query_graph, POST /explain, DELETE /queries/{id}, GET /queries,
+// GET /health, GET /metrics. It owns the registry of running graphs (their
+// cancel tokens, keyed by user and query id), the concurrency limit and the
+// Prometheus counters. CheckHead refuses a request before its body is read:
+// authentication, the query id, Content-Type: application/json on POST, and
+// with authentication off the Host and Origin (loopback only).
 //
-// Thread-safety: every member is thread-safe; handlers run on httplib's
-// worker threads, BeginDrain/WaitIdle/CancelAll on the signal thread.
+// Thread-safety: every member is thread-safe; CheckHead runs on the I/O
+// thread, Handle on workers, BeginDrain/WaitIdle/CancelAll on the signal
+// thread.
 #ifndef QG_TOOLS_SERVER_SERVICE_H_
 #define QG_TOOLS_SERVER_SERVICE_H_
-
-#include <httplib.h>
 
 #include <atomic>
 #include <map>
@@ -24,20 +26,26 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "http_server.h"
 #include "qg/cancel.h"
 #include "qg/engine.h"
 #include "server_config.h"
 
 namespace qgraph_server {
 
-class Service {
+class Service : public HttpHandler {
  public:
   Service(ServerConfig config, std::unique_ptr<qg::Engine> engine);
   ~Service();
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
 
-  void Install(httplib::Server* server);
+  // HttpHandler.
+  std::optional<HttpResponse> CheckHead(HttpRequest& head) override;
+  HttpResponse Handle(HttpRequest& request) override;
+  HttpResponse Error(const HttpRequest& head, int status, std::string message) override;
+  void Logged(const HttpRequest& request, const HttpResponse& response,
+              absl::Duration elapsed) override;
 
   // Shutdown: from now on new graphs get 503.
   void BeginDrain();
@@ -71,24 +79,25 @@ class Service {
   // Internal: shared by handler helpers (public so the .cc's helpers can
   // reach them; not an API).
   struct Slot;
-  std::optional<std::string> Authenticate(const httplib::Request& req) const;
+  std::optional<std::string> Authenticate(const HttpRequest& req) const;
   void RecordGraph(std::string_view outcome, absl::Duration elapsed);
 
  private:
-  void HandleQueryGraph(const httplib::Request& req, httplib::Response& res);
-  void HandleExplain(const httplib::Request& req, httplib::Response& res);
-  void HandleCancel(const httplib::Request& req, httplib::Response& res);
-  void HandleList(const httplib::Request& req, httplib::Response& res);
-  void HandleHealth(const httplib::Request& req, httplib::Response& res);
-  void HandleMetrics(const httplib::Request& req, httplib::Response& res);
-  httplib::Server::HandlerResponse PreRouting(const httplib::Request& req, httplib::Response& res);
-  void Log(const httplib::Request& req, const httplib::Response& res);
+  void HandleQueryGraph(const HttpRequest& req, HttpResponse& res);
+  void HandleExplain(const HttpRequest& req, HttpResponse& res);
+  void HandleCancel(const HttpRequest& req, HttpResponse& res);
+  void HandleList(const HttpRequest& req, HttpResponse& res);
+  void HandleHealth(const HttpRequest& req, HttpResponse& res);
+  void HandleMetrics(const HttpRequest& req, HttpResponse& res);
+  // Loopback names and addresses, or the configured listen address.
+  bool AllowedHost(std::string_view host) const;
+  std::string NewQueryId();
 
   // Takes a concurrency slot and registers the query; nullptr with `res`
   // filled (429, 409, 503) when that is refused.
   std::shared_ptr<Slot> Admit(const std::string& id, const std::string& user,
-                              std::string_view endpoint, httplib::Response& res);
-  void Release(const std::string& id);
+                              std::string_view endpoint, HttpResponse& res);
+  void Release(const std::string& key);
 
   const ServerConfig config_;
   const std::unique_ptr<qg::Engine> engine_;
@@ -97,7 +106,7 @@ class Service {
   std::atomic<bool> draining_{false};
 
   mutable absl::Mutex mu_;
-  std::map<std::string, Running> running_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Running> running_ ABSL_GUARDED_BY(mu_);  // by RunningKey
 
   Metrics metrics_;
   friend struct Slot;
