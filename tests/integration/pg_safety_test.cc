@@ -142,6 +142,31 @@ TEST_CASE("pg safety: a read node that writes fails and changes nothing", "[post
       CHECK(Ids() == "1,2,3");
     }
   }
+  for (const std::string mode : {"common", "2pc"}) {
+    DYNAMIC_SECTION("a node that would end the transaction, " << mode) {
+      // r (ordered after w, before "later") would COMMIT w's insert.
+      for (const char* sql :
+           {"COMMIT", " /* x */ commit", "ROLLBACK", "END", "BEGIN", "SAVEPOINT s",
+            "RELEASE SAVEPOINT qg_ro", "PREPARE TRANSACTION 'x'"}) {
+        INFO(sql);
+        const std::string graph = R"J({"transaction": ")J" + mode + R"J(", "nodes": [
+          {"node_id": "w", "database_id": "pw", "mode": "write",
+           "query_string": "INSERT INTO safe_t (id, v) VALUES (100, 'w')"},
+          {"node_id": "r", "database_id": "pw", "query_string": ")J" +
+                                  std::string(sql) + R"J("},
+          {"node_id": "later", "database_id": "pw", "mode": "write",
+           "query_string": "INSERT INTO safe_t (id, v) VALUES (101, NULL)"}],
+         "edges": [{"source_node": "w", "target_node": "r"},
+                   {"source_node": "r", "target_node": "later"}]})J";
+        auto r = engine->ExecuteJson(graph);
+        REQUIRE_FALSE(r.ok());
+        CHECK_THAT(std::string(r.status().message()),
+                   Catch::Contains("node \"r\"") && Catch::Contains("source \"pw\"") &&
+                       Catch::Contains("may not control the transaction"));
+        CHECK(Ids() == "1,2,3");
+      }
+    }
+  }
   std::filesystem::remove(log);
 }
 
