@@ -152,6 +152,49 @@ TEST_CASE("mysql safety: a read node that writes fails and changes nothing", "[m
       }
     }
   }
+  for (const std::string mode : {"common", "2pc"}) {
+    DYNAMIC_SECTION("a node that would end the transaction, " << mode) {
+      for (const std::string node_mode : {"read", "write"}) {
+        for (const char* sql :
+             {"COMMIT", " /* x */ commit", "ROLLBACK", "BEGIN", "START TRANSACTION", "SAVEPOINT s",
+              "XA END 'x'", "LOCK TABLES msafe_t WRITE"}) {
+          INFO(node_mode << ": " << sql);
+          const std::string graph = R"J({"transaction": ")J" + mode + R"J(", "nodes": [
+            {"node_id": "w", "database_id": "mw", "mode": "write",
+             "query_string": "INSERT INTO msafe_t (id, v) VALUES (100, 'w')"},
+            {"node_id": "r", "database_id": "mw", "mode": ")J" +
+                                    node_mode + R"J(", "query_string": ")J" + sql + R"J("},
+            {"node_id": "later", "database_id": "mw", "mode": "write",
+             "query_string": "INSERT INTO msafe_t (id, v) VALUES (101, NULL)"}],
+           "edges": [{"source_node": "w", "target_node": "r"},
+                     {"source_node": "r", "target_node": "later"}]})J";
+          auto r = engine->ExecuteJson(graph);
+          REQUIRE_FALSE(r.ok());
+          CHECK_THAT(std::string(r.status().message()),
+                     Catch::Contains("node \"r\"") && Catch::Contains("source \"mw\"") &&
+                         Catch::Contains("may not control the transaction"));
+          CHECK(Ids() == "1,2,3");
+        }
+      }
+    }
+  }
+  SECTION("a write node whose DDL commits the transaction implicitly says so") {
+    AdminSql("DROP TABLE IF EXISTS qgtest.msafe_ddl");
+    const std::string graph = R"J({"transaction": "common", "nodes": [
+      {"node_id": "w", "database_id": "mw", "mode": "write",
+       "query_string": "INSERT INTO msafe_t (id, v) VALUES (100, 'w')"},
+      {"node_id": "ddl", "database_id": "mw", "mode": "write",
+       "query_string": "CREATE TABLE msafe_ddl (x int)"}],
+     "edges": [{"source_node": "w", "target_node": "ddl"}]})J";
+    auto r = engine->ExecuteJson(graph);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == absl::StatusCode::kDataLoss);
+    CHECK_THAT(std::string(r.status().message()),
+               Catch::Contains("node \"ddl\"") && Catch::Contains("committed the transaction") &&
+                   !Catch::Contains("rolled back on every source"));
+    CHECK(Ids() == "1,2,3,100");  // what MariaDB did, told as it is
+    AdminSql("DROP TABLE IF EXISTS qgtest.msafe_ddl");
+  }
   std::filesystem::remove(log);
 }
 

@@ -749,10 +749,12 @@ absl::StatusOr<MYSQL_STMT*> MysqlConnection::Prepare(const std::string& text) {
   return s;
 }
 
-absl::Status MysqlConnection::CheckReadText(std::string_view text) const {
-  // The first word, past blanks, '(' and comments. An executable comment
-  // (/*! ... */, /*M! ... */) runs its content, so it is not skipped: it
-  // fails the check like any other first word that is not a query's.
+namespace {
+
+// The statement's first word (upper case), past blanks, '(' and comments. An
+// executable comment (/*! ... */, /*M! ... */) runs its content, so it is
+// not skipped: its first word is "".
+std::string FirstWord(std::string_view text) {
   size_t i = 0;
   while (i < text.size()) {
     const char ch = text[i];
@@ -775,6 +777,24 @@ absl::Status MysqlConnection::CheckReadText(std::string_view text) const {
   while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) {
     word += static_cast<char>(std::toupper(static_cast<unsigned char>(text[i++])));
   }
+  return word;
+}
+
+}  // namespace
+
+absl::Status CheckNoTransactionControl(std::string_view sql) {
+  const std::string w = FirstWord(sql);
+  if (w == "BEGIN" || w == "START" || w == "COMMIT" || w == "ROLLBACK" || w == "SAVEPOINT" ||
+      w == "RELEASE" || w == "XA" || w == "LOCK" || w == "UNLOCK") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("mysql: a node's statement may not control the transaction (", w,
+                     "): the engine begins, commits and rolls back transactions"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MysqlConnection::CheckReadText(std::string_view text) const {
+  const std::string word = FirstWord(text);
   if (word == "SELECT" || word == "WITH" || word == "VALUES" || word == "TABLE" || word == "SHOW" ||
       word == "EXPLAIN" || word == "DESCRIBE" || word == "DESC") {
     return absl::OkStatus();
@@ -906,17 +926,47 @@ absl::Status MysqlConnection::Execute(const Statement& stmt, const std::vector<B
     return cancelled_;
   };
 
+  // DDL and a few other statements commit the open transaction implicitly
+  // before they run (whether they then succeed or not): what ran before them
+  // is committed and the engine's transaction is gone. Said as it is, and
+  // the session is not reused.
+  // An error packet carries no status flags: after a failed statement the
+  // server is asked (MariaDB's @@in_transaction; one round trip, only for a
+  // statement that failed inside a transaction).
+  auto implicit_commit = [&](bool failed, std::string_view detail) -> absl::Status {
+    if (!in_tx_ || xa_ != XaState::kNone || broken()) return absl::OkStatus();
+    bool open = true;
+    if (failed) {
+      if (!is_mariadb_) return absl::OkStatus();
+      auto rows = QueryRows("execute (transaction state)", "SELECT @@in_transaction");
+      open = !rows.ok() || rows->empty() || rows->front().empty() || rows->front()[0] != "0";
+    } else {
+      unsigned int server_status = 0;
+      open = mariadb_get_infov(mysql_, MARIADB_CONNECTION_SERVER_STATUS, &server_status) != 0 ||
+             (server_status & SERVER_STATUS_IN_TRANS) != 0;
+    }
+    if (open) return absl::OkStatus();
+    broken_.store(true, std::memory_order_release);
+    return absl::DataLossError(absl::StrCat(
+        "mysql source '", endpoint_.source,
+        "': the statement committed the transaction implicitly (DDL inside a transaction); "
+        "the writes before it on this source are committed: ",
+        Shorten(stmt.text), std::string(detail)));
+  };
   if (stats != nullptr) ++stats->round_trips;
   if (mysql_stmt_execute(s) != 0) {
     absl::Status st = StmtError(s, "execute", stmt.text);
     mysql_stmt_free_result(s);
     if (cancelled() && !broken()) return CancelledStatus();
+    QG_RETURN_IF_ERROR(
+        implicit_commit(true, absl::StrCat(" (then it failed: ", st.message(), ")")));
     return st;
   }
   const unsigned int ncols = mysql_stmt_field_count(s);
   if (ncols == 0) {
     if (stats != nullptr) stats->rows_affected = static_cast<int64_t>(mysql_stmt_affected_rows(s));
     ResultGuard done(s, nullptr);
+    QG_RETURN_IF_ERROR(implicit_commit(false, ""));
     if (cancelled()) return CancelledStatus();
     if (sink != nullptr) QG_RETURN_IF_ERROR(sink->OnColumns({}));
     return absl::OkStatus();

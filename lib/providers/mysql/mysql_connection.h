@@ -178,6 +178,11 @@ class MysqlConnection final : public Connection {
   absl::flat_hash_map<std::string, std::list<Cached>::iterator> cache_;
 };
 
+// Refuses a statement that would begin, end or split the engine's
+// transaction (BEGIN, START, COMMIT, ROLLBACK, SAVEPOINT, RELEASE, XA, LOCK,
+// UNLOCK): MariaDB prepares them through the binary protocol.
+absl::Status CheckNoTransactionControl(std::string_view sql);
+
 // `bytes` as a hex string literal X'..' (for XA ids: never spliced raw).
 std::string HexLiteral(std::string_view bytes);
 // `name` as a backquoted identifier (backquotes doubled).
