@@ -364,7 +364,7 @@ class EngineImpl final : public Engine {
       return absl::Status(
           result.status().code(),
           absl::StrCat(result.status().message(), "; transaction \"",
-                       std::string(TransactionModeName(mode)), "\" rolled back on every source"));
+                       std::string(TransactionModeName(mode)), "\" ", tx.RollbackOutcome()));
     }
     QG_RETURN_IF_ERROR(tx.Commit(txlog_.get(), options.user, options_.transaction_hook, &report));
     result->transaction = std::move(report);

@@ -224,9 +224,12 @@ void TransactionBroker::RollbackRest(TransactionReport* report) {
     if (st.ok()) {
       p.prepared = false;
     } else {
-      // Left to the pool's Reset (a plain transaction) or, for a prepared
-      // branch, to Engine::Recover() (no commit decision: roll back).
+      // The connection is closed, not reused: the server ends a plain
+      // transaction with its session; a prepared branch is left to
+      // Engine::Recover() (no commit decision: roll back).
       errors_[i] = std::string(st.message());
+      p.rollback_failed = true;
+      p.left_prepared = p.prepared;
       p.conn.MarkBroken();
     }
     states_[i] = ParticipantState::kRolledBack;
@@ -237,15 +240,36 @@ void TransactionBroker::RollbackRest(TransactionReport* report) {
 
 void TransactionBroker::Rollback(TransactionReport* report) { RollbackRest(report); }
 
+std::string TransactionBroker::RollbackOutcome() const {
+  std::vector<std::string> ok, failed;
+  for (size_t i = 0; i < participants_.size(); ++i) {
+    const TxParticipant& p = *participants_[i];
+    if (!p.rollback_failed) {
+      if (states_[i] == ParticipantState::kRolledBack) ok.push_back(Who(*p.source));
+      continue;
+    }
+    failed.push_back(absl::StrCat(
+        "rollback failed on source ", Who(*p.source), ": ", errors_[i],
+        p.left_prepared ? " (its prepared branch stays on the server until Engine::Recover() "
+                          "rolls it back)"
+                        : " (its connection is closed, which ends the transaction on the server)"));
+  }
+  if (failed.empty()) return "rolled back on every source";
+  std::string out;
+  if (!ok.empty()) absl::StrAppend(&out, "rolled back on ", absl::StrJoin(ok, ", "), "; ");
+  absl::StrAppend(&out, absl::StrJoin(failed, "; "));
+  return out;
+}
+
 absl::Status TransactionBroker::Commit(CoordinatorLog* log, const std::string& local_user,
                                        const TransactionHook& hook, TransactionReport* report) {
   for (size_t i = 0; i < participants_.size(); ++i) {
     TxParticipant& p = *participants_[i];
     if (p.failed.load()) {
       RollbackRest(report);
-      return absl::AbortedError(absl::StrCat("transaction \"", std::string(ModeName(mode_)),
-                                             "\" rolled back on every source: source ",
-                                             Who(*p.source), " failed: ", p.failure));
+      return absl::AbortedError(absl::StrCat("transaction \"", std::string(ModeName(mode_)), "\" ",
+                                             RollbackOutcome(), ": source ", Who(*p.source),
+                                             " failed: ", p.failure));
     }
   }
   if (mode_ == TransactionMode::kTwoPhase) return CommitTwoPhase(log, local_user, hook, report);
@@ -273,15 +297,20 @@ absl::Status TransactionBroker::CommitCommon(TransactionReport* report) {
     for (size_t k = i; k < participants_.size(); ++k) {
       not_committed.push_back(Who(*participants_[k]->source));
     }
+    // Sources after the failed one whose rollback failed too.
+    const std::string outcome = RollbackOutcome();
+    const std::string failures =
+        outcome.find("rollback failed") == std::string::npos ? "" : "; " + outcome;
     if (committed.empty()) {
-      return absl::AbortedError(absl::StrCat(
-          "transaction \"common\": commit failed on source ", Who(*p.source), ": ", st.message(),
-          "; nothing was committed (rolled back on ", absl::StrJoin(not_committed, ", "), ")"));
+      return absl::AbortedError(absl::StrCat("transaction \"common\": commit failed on source ",
+                                             Who(*p.source), ": ", st.message(),
+                                             "; nothing was committed (not committed on ",
+                                             absl::StrJoin(not_committed, ", "), ")", failures));
     }
     return absl::DataLossError(absl::StrCat(
         "transaction \"common\": commit failed on source ", Who(*p.source), ": ", st.message(),
         "; PARTIALLY COMMITTED: committed on ", absl::StrJoin(committed, ", "),
-        "; not committed on ", absl::StrJoin(not_committed, ", ")));
+        "; not committed on ", absl::StrJoin(not_committed, ", "), failures));
   }
   Report(report);
   return absl::OkStatus();
@@ -321,8 +350,8 @@ absl::Status TransactionBroker::CommitTwoPhase(CoordinatorLog* log, const std::s
       RollbackRest(report);
       forget();  // no decision: Recover() rolls back anything left prepared
       return absl::AbortedError(absl::StrCat("transaction \"2pc\": prepare failed on source ",
-                                             Who(*p.source), ": ", st.message(),
-                                             "; rolled back on every source"));
+                                             Who(*p.source), ": ", st.message(), "; ",
+                                             RollbackOutcome()));
     }
     p.prepared = true;
   }
@@ -341,8 +370,8 @@ absl::Status TransactionBroker::CommitTwoPhase(CoordinatorLog* log, const std::s
       RollbackRest(report);
       forget();
       return absl::AbortedError(absl::StrCat("transaction \"2pc\": commit of the last resource ",
-                                             Who(*p.source), " failed: ", st.message(),
-                                             "; rolled back on every source"));
+                                             Who(*p.source), " failed: ", st.message(), "; ",
+                                             RollbackOutcome()));
     }
     states_[i] = ParticipantState::kCommitted;
     p.began = false;
@@ -361,8 +390,9 @@ absl::Status TransactionBroker::CommitTwoPhase(CoordinatorLog* log, const std::s
                                      "logged: ",
                                      st.message(),
                                      lr_committed ? "; PARTIALLY COMMITTED: the last resource "
-                                                    "committed, the others rolled back"
-                                                  : "; rolled back on every source"));
+                                                    "committed; the others: "
+                                                  : "; ",
+                                     RollbackOutcome()));
   }
   at("after_decision");
 

@@ -43,6 +43,8 @@ struct TxParticipant {
   bool prepared = false;
   std::atomic<bool> failed{false};  // broken, or a statement failed outside a savepoint
   std::string failure;
+  bool rollback_failed = false;  // its rollback failed (see RollbackOutcome)
+  bool left_prepared = false;    // ...of a prepared branch, left to Engine::Recover()
 };
 
 // Which sources of a planned graph take part, checked before any connection
@@ -75,6 +77,11 @@ class TransactionBroker : public ConnectionBroker {
                       const TransactionHook& hook, TransactionReport* report);
 
   const std::string& id() const { return tx_id_; }
+
+  // After Rollback (or a failed Commit): "rolled back on every source" when
+  // every participant's rollback succeeded, else which sources rolled back,
+  // which did not (with the driver's reason) and what becomes of them.
+  std::string RollbackOutcome() const;
 
  private:
   TxParticipant* Find(const SourceHandle& source);

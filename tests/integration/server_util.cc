@@ -1,6 +1,7 @@
 #include "server_util.h"
 
 #include <catch2/catch.hpp>
+#include <cctype>
 
 #include "absl/container/flat_hash_map.h"
 
@@ -28,6 +29,19 @@ absl::Status RunQueryInto(Provider& provider, Connection& conn, const std::strin
                           const ParamList& params, RowSink* sink, ExecStats* stats) {
   CompileRequest req;
   req.query_string = sql;
+  // A query runs as a read (read-only on PostgreSQL and MariaDB); anything
+  // else (DDL, DML, SET) as a write, as the tests' setup statements need.
+  {
+    size_t i = sql.find_first_not_of(" \t\r\n(");
+    std::string word;
+    while (i != std::string::npos && i < sql.size() &&
+           std::isalpha(static_cast<unsigned char>(sql[i]))) {
+      word += static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i++])));
+    }
+    const bool read = word == "SELECT" || word == "WITH" || word == "VALUES" || word == "SHOW" ||
+                      word == "EXPLAIN" || word == "TABLE";
+    req.mode = read ? NodeMode::kRead : NodeMode::kWrite;
+  }
   for (const auto& [name, value] : params) req.input_parameters.push_back(name);
   auto stmt = provider.Compile(req);
   if (!stmt.ok()) return stmt.status();

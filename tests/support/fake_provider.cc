@@ -198,6 +198,7 @@ struct FakeProvider::State {
   bool ping_fails ABSL_GUARDED_BY(mu) = false;
   int connect_delay_ms ABSL_GUARDED_BY(mu) = 0;
   bool fail_commit ABSL_GUARDED_BY(mu) = false;
+  bool fail_rollback ABSL_GUARDED_BY(mu) = false;
   std::vector<std::string> option_keys ABSL_GUARDED_BY(mu);
   int64_t connects ABSL_GUARDED_BY(mu) = 0;
   int64_t attempts ABSL_GUARDED_BY(mu) = 0;
@@ -313,8 +314,14 @@ class FakeConnection : public Connection {
     return absl::OkStatus();
   }
   absl::Status Rollback() override {
+    bool fails;
+    {
+      absl::MutexLock lock(&st_->mu);
+      fails = st_->fail_rollback;
+    }
     in_tx_ = false;
-    st_->Tx(id_, "rollback");
+    st_->Tx(id_, fails ? "rollback failed" : "rollback");
+    if (fails) return absl::UnavailableError("fake: rollback failed");
     return absl::OkStatus();
   }
   absl::Status Savepoint(std::string_view name) override {
@@ -556,6 +563,10 @@ void FakeProvider::SetConnectDelay(int ms) {
 void FakeProvider::FailCommit(bool fails) {
   absl::MutexLock lock(&state_->mu);
   state_->fail_commit = fails;
+}
+void FakeProvider::FailRollback(bool fails) {
+  absl::MutexLock lock(&state_->mu);
+  state_->fail_rollback = fails;
 }
 void FakeProvider::SetOptionKeys(std::vector<std::string> keys) {
   absl::MutexLock lock(&state_->mu);

@@ -54,7 +54,8 @@
 // Transactions only record the calls: tx_log() holds "begin", "commit",
 // "rollback", "savepoint NAME", "rollback to savepoint NAME", "release
 // savepoint NAME", and "reset rollback" when a connection is Reset() with a
-// transaction still open. FailCommit(true) makes Commit() fail (kAborted).
+// transaction still open. FailCommit(true) makes Commit() fail (kAborted),
+// FailRollback(true) Rollback() (kUnavailable; logged as "rollback failed").
 //
 // Thread-safety: every member of FakeProvider is thread-safe; connections
 // follow the Connection contract (one thread at a time, Cancel() from any).
@@ -107,6 +108,7 @@ class FakeProvider : public Provider {
   void SetPingFails(bool fails);  // Ping() fails (kUnavailable) and marks broken
   void SetConnectDelay(int ms);   // Connect() sleeps this long first
   void FailCommit(bool fails);    // Commit() fails (kAborted)
+  void FailRollback(bool fails);  // Rollback() fails (kUnavailable, "fake: rollback failed")
   void SetOptionKeys(std::vector<std::string> keys);
 
   // Instrumentation.

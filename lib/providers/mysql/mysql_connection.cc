@@ -5,6 +5,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -620,23 +621,33 @@ absl::Status MysqlConnection::Connect() {
   thread_id_.store(mysql_thread_id(m), std::memory_order_release);
   const char* info = mysql_get_server_info(m);
   is_mariadb_ = info != nullptr && std::strstr(info, "MariaDB") != nullptr;
+  absl::Status st = SetupSession();
+  if (!st.ok()) CloseSession();
+  return st;
+}
+
+const char* MysqlConnection::ReadOnlyVariable() const {
+  return is_mariadb_ ? "tx_read_only" : "transaction_read_only";
+}
+
+absl::Status MysqlConnection::SetupSession() {
+  // Read-only by default: a statement outside a transaction may not write
+  // (the server refuses with error 1792) unless Execute switched the session
+  // to READ WRITE for a write node.
+  std::string sql = absl::StrCat("SET SESSION ", ReadOnlyVariable(), " = 1");
   if (endpoint_.statement_timeout > absl::ZeroDuration()) {
-    std::string sql;
     if (is_mariadb_) {
       char buf[64];
       std::snprintf(buf, sizeof(buf), "%.3f", absl::ToDoubleSeconds(endpoint_.statement_timeout));
-      sql = absl::StrCat("SET SESSION max_statement_time = ", buf);
+      absl::StrAppend(&sql, ", SESSION max_statement_time = ", buf);
     } else {
-      sql = absl::StrCat(
-          "SET SESSION max_execution_time = ",
-          std::max<int64_t>(1, absl::ToInt64Milliseconds(endpoint_.statement_timeout)));
-    }
-    absl::Status st = Simple("statement timeout", sql, /*check_cancel=*/false);
-    if (!st.ok()) {
-      CloseSession();
-      return st;
+      absl::StrAppend(&sql, ", SESSION max_execution_time = ",
+                      std::max<int64_t>(1, absl::ToInt64Milliseconds(endpoint_.statement_timeout)));
     }
   }
+  QG_RETURN_IF_ERROR(Simple("session setup", sql, /*check_cancel=*/false));
+  session_read_only_ = true;
+  dirty_ = false;
   return absl::OkStatus();
 }
 
@@ -738,6 +749,63 @@ absl::StatusOr<MYSQL_STMT*> MysqlConnection::Prepare(const std::string& text) {
   return s;
 }
 
+namespace {
+
+// The statement's first word (upper case), past blanks, '(' and comments. An
+// executable comment (/*! ... */, /*M! ... */) runs its content, so it is
+// not skipped: its first word is "".
+std::string FirstWord(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const char ch = text[i];
+    if (std::isspace(static_cast<unsigned char>(ch)) || ch == '(') {
+      ++i;
+    } else if (text.substr(i, 2) == "/*" && text.substr(i, 3) != "/*!" &&
+               text.substr(i, 4) != "/*M!") {
+      size_t end = text.find("*/", i + 2);
+      i = end == std::string_view::npos ? text.size() : end + 2;
+    } else if (ch == '#' ||
+               (text.substr(i, 2) == "--" &&
+                (i + 2 >= text.size() || std::isspace(static_cast<unsigned char>(text[i + 2]))))) {
+      size_t end = text.find('\n', i);
+      i = end == std::string_view::npos ? text.size() : end + 1;
+    } else {
+      break;
+    }
+  }
+  std::string word;
+  while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) {
+    word += static_cast<char>(std::toupper(static_cast<unsigned char>(text[i++])));
+  }
+  return word;
+}
+
+}  // namespace
+
+absl::Status CheckNoTransactionControl(std::string_view sql) {
+  const std::string w = FirstWord(sql);
+  if (w == "BEGIN" || w == "START" || w == "COMMIT" || w == "ROLLBACK" || w == "SAVEPOINT" ||
+      w == "RELEASE" || w == "XA" || w == "LOCK" || w == "UNLOCK") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("mysql: a node's statement may not control the transaction (", w,
+                     "): the engine begins, commits and rolls back transactions"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MysqlConnection::CheckReadText(std::string_view text) const {
+  const std::string word = FirstWord(text);
+  if (word == "SELECT" || word == "WITH" || word == "VALUES" || word == "TABLE" || word == "SHOW" ||
+      word == "EXPLAIN" || word == "DESCRIBE" || word == "DESC") {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "mysql source '", endpoint_.source,
+      "': a read node must be a query (SELECT, WITH, VALUES, TABLE, SHOW, EXPLAIN); inside a "
+      "transaction MariaDB cannot run it read-only, so it is refused before it runs: ",
+      Shorten(text)));
+}
+
 absl::Status MysqlConnection::Execute(const Statement& stmt, const std::vector<BoundArg>& args,
                                       RowSink* sink, ExecStats* stats) {
   if (broken()) {
@@ -762,7 +830,28 @@ absl::Status MysqlConnection::Execute(const Statement& stmt, const std::vector<B
     }
   }
   QG_RETURN_IF_ERROR(EnsureAlive());
+  const bool in_tx = InTransaction();
+  if (!stmt.is_write && in_tx) QG_RETURN_IF_ERROR(CheckReadText(stmt.text));
+  if (!in_tx && stmt.is_write == session_read_only_) {
+    // Outside a transaction the session's access mode decides: read-only for
+    // reads (enforced by the server), read-write for writes (which the server
+    // checks as early as PREPARE).
+    const bool want_ro = !stmt.is_write;
+    if (stats != nullptr) ++stats->round_trips;
+    QG_RETURN_IF_ERROR(Simple(
+        "access mode", absl::StrCat("SET SESSION ", ReadOnlyVariable(), " = ", want_ro ? 1 : 0)));
+    session_read_only_ = want_ro;
+  }
   QG_ASSIGN_OR_RETURN(MYSQL_STMT * s, Prepare(stmt.text));
+  dirty_ = true;
+  if (!stmt.is_write && in_tx && mysql_stmt_field_count(s) == 0) {
+    // The server, preparing it, says it returns no rows: not a query.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "mysql source '", endpoint_.source,
+        "': a read node must be a query; inside a transaction MariaDB cannot run it read-only, "
+        "so a statement that returns no rows is refused before it runs: ",
+        Shorten(stmt.text)));
+  }
   if (mysql_stmt_param_count(s) != n) {
     return absl::InvalidArgumentError(absl::StrCat(
         "mysql source '", endpoint_.source, "': the statement has ", mysql_stmt_param_count(s),
@@ -837,17 +926,47 @@ absl::Status MysqlConnection::Execute(const Statement& stmt, const std::vector<B
     return cancelled_;
   };
 
+  // DDL and a few other statements commit the open transaction implicitly
+  // before they run (whether they then succeed or not): what ran before them
+  // is committed and the engine's transaction is gone. Said as it is, and
+  // the session is not reused.
+  // An error packet carries no status flags: after a failed statement the
+  // server is asked (MariaDB's @@in_transaction; one round trip, only for a
+  // statement that failed inside a transaction).
+  auto implicit_commit = [&](bool failed, std::string_view detail) -> absl::Status {
+    if (!in_tx_ || xa_ != XaState::kNone || broken()) return absl::OkStatus();
+    bool open = true;
+    if (failed) {
+      if (!is_mariadb_) return absl::OkStatus();
+      auto rows = QueryRows("execute (transaction state)", "SELECT @@in_transaction");
+      open = !rows.ok() || rows->empty() || rows->front().empty() || rows->front()[0] != "0";
+    } else {
+      unsigned int server_status = 0;
+      open = mariadb_get_infov(mysql_, MARIADB_CONNECTION_SERVER_STATUS, &server_status) != 0 ||
+             (server_status & SERVER_STATUS_IN_TRANS) != 0;
+    }
+    if (open) return absl::OkStatus();
+    broken_.store(true, std::memory_order_release);
+    return absl::DataLossError(absl::StrCat(
+        "mysql source '", endpoint_.source,
+        "': the statement committed the transaction implicitly (DDL inside a transaction); "
+        "the writes before it on this source are committed: ",
+        Shorten(stmt.text), std::string(detail)));
+  };
   if (stats != nullptr) ++stats->round_trips;
   if (mysql_stmt_execute(s) != 0) {
     absl::Status st = StmtError(s, "execute", stmt.text);
     mysql_stmt_free_result(s);
     if (cancelled() && !broken()) return CancelledStatus();
+    QG_RETURN_IF_ERROR(
+        implicit_commit(true, absl::StrCat(" (then it failed: ", st.message(), ")")));
     return st;
   }
   const unsigned int ncols = mysql_stmt_field_count(s);
   if (ncols == 0) {
     if (stats != nullptr) stats->rows_affected = static_cast<int64_t>(mysql_stmt_affected_rows(s));
     ResultGuard done(s, nullptr);
+    QG_RETURN_IF_ERROR(implicit_commit(false, ""));
     if (cancelled()) return CancelledStatus();
     if (sink != nullptr) QG_RETURN_IF_ERROR(sink->OnColumns({}));
     return absl::OkStatus();
@@ -1035,6 +1154,7 @@ absl::Status MysqlConnection::Simple(std::string_view what, const std::string& s
     if (cancelled_) return CancelledStatus();
   }
   QG_RETURN_IF_ERROR(EnsureAlive());
+  dirty_ = true;
   if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0) return ConnError(what, sql);
   int more = 0;
   do {
@@ -1053,6 +1173,7 @@ absl::Status MysqlConnection::Simple(std::string_view what, const std::string& s
 absl::StatusOr<std::vector<std::vector<std::string>>> MysqlConnection::QueryRows(
     std::string_view what, const std::string& sql) {
   QG_RETURN_IF_ERROR(EnsureAlive());
+  dirty_ = true;
   if (mysql_real_query(mysql_, sql.data(), sql.size()) != 0) return ConnError(what, sql);
   std::vector<std::vector<std::string>> out;
   MYSQL_RES* r = mysql_store_result(mysql_);
@@ -1093,6 +1214,7 @@ absl::Status MysqlConnection::Ping(std::string_view query) {
     }
     return absl::OkStatus();
   }
+  dirty_ = true;
   if (mysql_real_query(mysql_, query.data(), query.size()) != 0) {
     return ConnError("health check", query);
   }
@@ -1103,12 +1225,15 @@ absl::Status MysqlConnection::Ping(std::string_view query) {
   return absl::OkStatus();
 }
 
-// Why not mysql_reset_connection(): it also deallocates every server-side
-// prepared statement (our cache would re-prepare each statement on every
-// pool checkout, one more round trip each), resets session variables we set
-// at connect (max_statement_time), and does nothing for an XA transaction.
-// A ROLLBACK (XA END + XA ROLLBACK for an active XA) gives what the pool
-// needs — no open transaction, no cancel state — and keeps the cache.
+// A session used since the last Reset goes back to the pool through
+// mysql_reset_connection() (COM_RESET_CONNECTION): it rolls back, drops
+// temporary tables, user variables, the user's prepared statements and named
+// locks (GET_LOCK), and puts session variables back to the server's defaults.
+// A ROLLBACK alone would leave all of that to the next user. It deallocates
+// our prepared statements too, so the statement cache is dropped, and our
+// session settings (read-only, statement timeout) are set again. An active
+// XA branch is ended first (the reset does not end it); a prepared one
+// belongs to its coordinator (below).
 absl::Status MysqlConnection::Reset() {
   {
     absl::MutexLock l(&mu_);
@@ -1157,12 +1282,20 @@ absl::Status MysqlConnection::Reset() {
     const std::string id = HexLiteral(xa_gid_);
     (void)Simple("reset (XA END)", "XA END " + id, false);
     st = Simple("reset (XA ROLLBACK)", "XA ROLLBACK " + id, false);
-  } else if (InTransaction()) {
-    st = Simple("reset (rollback)", "ROLLBACK", false);
   }
   in_tx_ = false;
   xa_ = XaState::kNone;
   xa_gid_.clear();
+  if (st.ok() && dirty_) {
+    if (mysql_reset_connection(mysql_) != 0) {
+      st = ConnError("reset (reset connection)");
+    } else {
+      for (Cached& c : lru_) mysql_stmt_close(c.stmt);  // already gone on the server
+      lru_.clear();
+      cache_.clear();
+      st = SetupSession();
+    }
+  }
   if (!st.ok()) {
     broken_.store(true, std::memory_order_release);
     return st;
@@ -1180,8 +1313,9 @@ absl::Status MysqlConnection::Begin(const TxOptions& options) {
   if (const char* iso = IsolationSql(options.isolation)) {
     QG_RETURN_IF_ERROR(Simple("begin", iso));
   }
-  QG_RETURN_IF_ERROR(
-      Simple("begin", options.read_only ? "START TRANSACTION READ ONLY" : "START TRANSACTION"));
+  // READ WRITE explicitly: the session default is read-only.
+  QG_RETURN_IF_ERROR(Simple(
+      "begin", options.read_only ? "START TRANSACTION READ ONLY" : "START TRANSACTION READ WRITE"));
   in_tx_ = true;
   return absl::OkStatus();
 }
@@ -1194,6 +1328,13 @@ absl::Status MysqlConnection::BeginXa(std::string_view gid, const TxOptions& opt
   }
   if (const char* iso = IsolationSql(options.isolation)) {
     QG_RETURN_IF_ERROR(Simple("begin", iso));
+  }
+  // XA START takes the session's access mode, read-only by default.
+  const bool want_ro = options.read_only;
+  if (session_read_only_ != want_ro) {
+    QG_RETURN_IF_ERROR(
+        Simple("begin", absl::StrCat("SET SESSION ", ReadOnlyVariable(), " = ", want_ro ? 1 : 0)));
+    session_read_only_ = want_ro;
   }
   QG_RETURN_IF_ERROR(Simple("XA START", "XA START " + HexLiteral(gid)));
   xa_ = XaState::kActive;

@@ -159,6 +159,17 @@ class MysqlConnection final : public Connection {
   // end a later SLEEP() early with no error).
   int killers_ ABSL_GUARDED_BY(mu_) = 0;
 
+  // Session settings made at connect and after each reset: read-only by
+  // default, the statement timeout.
+  absl::Status SetupSession();
+  const char* ReadOnlyVariable() const;
+  // A read inside a transaction (which MariaDB cannot make read-only) must
+  // start as a query; see the .cc.
+  absl::Status CheckReadText(std::string_view text) const;
+
+  bool session_read_only_ = true;  // the session's default access mode, as we set it
+  bool dirty_ = false;             // something ran since the last reset
+
   bool in_tx_ = false;  // Begin() ran and no Commit/Rollback yet
   XaState xa_ = XaState::kNone;
   std::string xa_gid_;
@@ -166,6 +177,11 @@ class MysqlConnection final : public Connection {
   std::list<Cached> lru_;  // front: most recently used
   absl::flat_hash_map<std::string, std::list<Cached>::iterator> cache_;
 };
+
+// Refuses a statement that would begin, end or split the engine's
+// transaction (BEGIN, START, COMMIT, ROLLBACK, SAVEPOINT, RELEASE, XA, LOCK,
+// UNLOCK): MariaDB prepares them through the binary protocol.
+absl::Status CheckNoTransactionControl(std::string_view sql);
 
 // `bytes` as a hex string literal X'..' (for XA ids: never spliced raw).
 std::string HexLiteral(std::string_view bytes);

@@ -57,6 +57,7 @@ class MysqlProvider final : public Provider {
       return absl::FailedPreconditionError(
           "cannot batch: mysql has no array parameters (use the IN-list form)");
     }
+    QG_RETURN_IF_ERROR(mysql::CheckNoTransactionControl(request.query_string));
     QG_ASSIGN_OR_RETURN(Statement stmt, CompileSql(request, PlaceholderStyle::kQuestion));
     if (stmt.args.size() > kMaxPlaceholders) {
       auto code = request.key_params.empty() ? absl::StatusCode::kInvalidArgument

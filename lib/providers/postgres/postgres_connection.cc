@@ -293,8 +293,12 @@ absl::StatusOr<std::unique_ptr<PostgresConnection>> PostgresConnection::Open(
   }
   // Session settings travel in the startup packet (no extra round trip), and
   // are the session's defaults, so RESET ALL in Reset() keeps them.
+  // default_transaction_read_only: every statement outside an explicit
+  // transaction is read-only, enforced by the server; a write switches it
+  // off for its session (Execute), Reset's RESET ALL switches it back on.
   std::vector<std::string> settings = {"datestyle=ISO,YMD", "bytea_output=hex",
-                                       "extra_float_digits=1", "intervalstyle=postgres"};
+                                       "extra_float_digits=1", "intervalstyle=postgres",
+                                       "default_transaction_read_only=on"};
   if (request.statement_timeout > absl::ZeroDuration()) {
     settings.push_back(
         Cat("statement_timeout=",
@@ -607,8 +611,10 @@ absl::Status PostgresConnection::Execute(const Statement& stmt, const std::vecto
   QG_RETURN_IF_ERROR(CheckNoNul("the statement text", stmt.text));
   if (!cancelled_.load(std::memory_order_acquire)) QG_RETURN_IF_ERROR(EnsureLive());
   int64_t round_trips = 0;
+  const bool in_tx = InTransaction();
   absl::Status status = Run("execute", [&]() -> absl::Status {
     PGconn* pc = handles_->conn;
+    QG_RETURN_IF_ERROR(SetAccessMode(stmt.is_write, in_tx, &round_trips));
     std::string name;
     auto it = prepared_.find(stmt.text);
     if (it != prepared_.end()) {
@@ -648,7 +654,16 @@ absl::Status PostgresConnection::Execute(const Statement& stmt, const std::vecto
     // PGresult of a large result is fresh memory the client faults in and
     // gives back on every statement, which cost more than the conversion.
     if (sink != nullptr) PQsetSingleRowMode(pc);
-    return ReadResults(sink, stats, stmt.is_write);
+    absl::Status read = ReadResults(sink, stats, stmt.is_write);
+    if (InTransaction() != in_tx && !broken()) {
+      // The statement itself began or ended a transaction (BEGIN, COMMIT,
+      // ROLLBACK, a procedure's COMMIT): the engine's transaction state and
+      // the access mode above no longer hold, so the session is not reused.
+      broken_.store(true, std::memory_order_release);
+      return absl::FailedPreconditionError(
+          "postgres: execute: a node's statement may not begin or end a transaction");
+    }
+    return read;
   });
   if (status.ok() && !stmt.is_write && cancelled_.load(std::memory_order_acquire)) {
     // Cancel() came too late to stop the server; the caller asked for it.
@@ -798,6 +813,23 @@ absl::StatusOr<std::string> PostgresConnection::Simple(std::string_view what,
   return tag;
 }
 
+// What a session can keep from a user besides our own prepared statements:
+// the first statement says whether anything that could change how they parse
+// or what they return is left (a session setting, a temporary object that
+// may shadow a table, a PREPAREd statement of the user's); the rest undoes
+// what DISCARD ALL undoes except DEALLOCATE ALL and DISCARD PLANS, in the
+// same request. When the answer is yes, DISCARD ALL follows and the
+// statement cache is dropped with it (its plans may refer to what is gone).
+constexpr char kResetSql[] =
+    "SELECT EXISTS (SELECT 1 FROM pg_settings WHERE source = 'session' "
+    "AND name <> 'default_transaction_read_only') "
+    "OR EXISTS (SELECT 1 FROM pg_prepared_statements WHERE from_sql) "
+    "OR EXISTS (SELECT 1 FROM pg_class WHERE relnamespace = pg_my_temp_schema()) "
+    "OR EXISTS (SELECT 1 FROM pg_type WHERE typnamespace = pg_my_temp_schema()) "
+    "OR EXISTS (SELECT 1 FROM pg_proc WHERE pronamespace = pg_my_temp_schema()); "
+    "CLOSE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD SEQUENCES; DISCARD TEMP; "
+    "SET SESSION AUTHORIZATION DEFAULT; RESET ALL";
+
 absl::Status PostgresConnection::Reset() {
   // A cancel that raced with the end of the last statement is harmless: the
   // server ignores a cancel request that reaches an idle session.
@@ -807,16 +839,43 @@ absl::Status PostgresConnection::Reset() {
   }
   if (broken()) return absl::UnavailableError("postgres: reset: connection is broken");
   if (!dirty_) return absl::OkStatus();
-  // ROLLBACK only when libpq says a transaction is open; RESET ALL undoes SETs
-  // (back to the startup values, so statement_timeout etc. stay). Not DISCARD
-  // ALL: it would drop our prepared statements (doubling round trips on the
-  // next use) and cannot run inside a transaction block.
-  std::string sql = InTransaction() ? "ROLLBACK; RESET ALL" : "RESET ALL";
-  auto r = Simple("reset", sql);
+  ro_savepoint_ = false;
+  // One request: ROLLBACK (when libpq says a transaction is open), the check
+  // and the clean-up above. RESET ALL goes back to the startup values, so
+  // statement_timeout, default_transaction_read_only etc. stay.
+  std::string sql = Cat(InTransaction() ? "ROLLBACK; " : "", kResetSql);
+  bool discard = false;
+  absl::Status st = Run("reset", [&]() -> absl::Status {
+    PGconn* pc = handles_->conn;
+    if (PQsendQuery(pc, sql.c_str()) == 0) return RawError("reset", nullptr);
+    absl::Status error;
+    bool first_rows = true;
+    while (true) {
+      ResultPtr r(PQgetResult(pc));
+      if (r == nullptr) break;
+      const ExecStatusType rs = PQresultStatus(r.get());
+      if (rs == PGRES_TUPLES_OK) {
+        if (first_rows && PQntuples(r.get()) == 1 && PQnfields(r.get()) == 1) {
+          discard = std::string_view(PQgetvalue(r.get(), 0, 0)) != "f";
+        }
+        first_rows = false;
+      } else if (rs != PGRES_COMMAND_OK && error.ok()) {
+        error = RawError("reset", r.get());
+      }
+    }
+    QG_RETURN_IF_ERROR(error);
+    if (discard) QG_RETURN_IF_ERROR(RawCommand("reset", "DISCARD ALL"));
+    return absl::OkStatus();
+  });
   dirty_ = false;
-  if (!r.ok()) {
+  if (discard || !st.ok()) {
+    prepared_.clear();
+    prepared_order_.clear();
+    types_.clear();
+  }
+  if (!st.ok()) {
     broken_.store(true, std::memory_order_release);
-    return r.status();
+    return st;
   }
   return absl::OkStatus();
 }
@@ -826,8 +885,9 @@ absl::Status PostgresConnection::Begin(const TxOptions& options) {
     return absl::FailedPreconditionError("postgres: begin: a transaction is already open");
   }
   QG_RETURN_IF_ERROR(EnsureLive());
-  std::string sql =
-      Cat("BEGIN", IsolationSql(options.isolation), options.read_only ? " READ ONLY" : "");
+  std::string sql = Cat("BEGIN", IsolationSql(options.isolation),
+                        options.read_only ? " READ ONLY" : " READ WRITE");
+  ro_savepoint_ = false;
   return Simple("begin", sql).status();
 }
 
@@ -846,23 +906,64 @@ bool PostgresConnection::TransactionFailed() const {
 absl::Status PostgresConnection::Commit() {
   // COMMIT of a failed transaction "succeeds" by rolling back: say so.
   if (TransactionFailed()) {
+    ro_savepoint_ = false;
     QG_RETURN_IF_ERROR(Simple("commit", "ROLLBACK").status());
     return absl::AbortedError(
         "postgres: commit: the transaction was rolled back because an earlier statement failed");
   }
-  return Simple("commit", "COMMIT").status();
+  return Simple("commit", EndReadOnly() + "COMMIT").status();
 }
 
-absl::Status PostgresConnection::Rollback() { return Simple("rollback", "ROLLBACK").status(); }
+absl::Status PostgresConnection::Rollback() {
+  ro_savepoint_ = false;
+  return Simple("rollback", "ROLLBACK").status();
+}
+
+std::string PostgresConnection::EndReadOnly() {
+  if (!ro_savepoint_) return "";
+  ro_savepoint_ = false;
+  return Cat("RELEASE SAVEPOINT ", kReadOnlySavepoint, "; ");
+}
+
+absl::Status PostgresConnection::SetAccessMode(bool write, bool in_tx, int64_t* round_trips) {
+  PGconn* pc = handles_->conn;
+  std::string sql;
+  if (in_tx) {
+    // Inside a read-write transaction a read runs in a subtransaction made
+    // read-only; PostgreSQL restores the access mode when it ends. Each read
+    // gets a fresh one (whatever the previous statement did to it); its
+    // RELEASE rides along with the next request (here, or the write's, or
+    // COMMIT / PREPARE / SAVEPOINT), so a read costs one round trip more.
+    if (write) {
+      sql = EndReadOnly();
+    } else {
+      sql = Cat(EndReadOnly(), "SAVEPOINT ", kReadOnlySavepoint, "; SET TRANSACTION READ ONLY");
+      ro_savepoint_ = true;
+    }
+  } else {
+    // Outside a transaction: the session default decides (libpq tracks it
+    // from the server's ParameterStatus reports: no round trip to check).
+    const char* v = PQparameterStatus(pc, "default_transaction_read_only");
+    const bool read_only = v != nullptr && std::string_view(v) == "on";
+    if (write && read_only) sql = "SET default_transaction_read_only = off";
+    if (!write && !read_only) sql = "SET default_transaction_read_only = on";
+  }
+  if (sql.empty()) return absl::OkStatus();
+  if (sql.ends_with("; ")) sql.resize(sql.size() - 2);
+  ++*round_trips;
+  return RawCommand("execute", sql);
+}
 
 absl::Status PostgresConnection::Savepoint(std::string_view name) {
   QG_RETURN_IF_ERROR(CheckNoNul("the savepoint name", name));
   if (conn_ == nullptr) return absl::UnavailableError("postgres: not connected");
-  return Simple("savepoint", "SAVEPOINT " + conn_->quote_name(std::string(name))).status();
+  return Simple("savepoint", EndReadOnly() + "SAVEPOINT " + conn_->quote_name(std::string(name)))
+      .status();
 }
 
 absl::Status PostgresConnection::RollbackToSavepoint(std::string_view name) {
   QG_RETURN_IF_ERROR(CheckNoNul("the savepoint name", name));
+  ro_savepoint_ = false;  // it was opened after `name` (Savepoint ends it first)
   return Simple("rollback to savepoint",
                 "ROLLBACK TO SAVEPOINT " + conn_->quote_name(std::string(name)))
       .status();
@@ -870,7 +971,8 @@ absl::Status PostgresConnection::RollbackToSavepoint(std::string_view name) {
 
 absl::Status PostgresConnection::ReleaseSavepoint(std::string_view name) {
   QG_RETURN_IF_ERROR(CheckNoNul("the savepoint name", name));
-  return Simple("release savepoint", "RELEASE SAVEPOINT " + conn_->quote_name(std::string(name)))
+  return Simple("release savepoint",
+                EndReadOnly() + "RELEASE SAVEPOINT " + conn_->quote_name(std::string(name)))
       .status();
 }
 
@@ -880,12 +982,14 @@ absl::Status PostgresConnection::PrepareTransaction(std::string_view gid) {
     return absl::FailedPreconditionError("postgres: prepare transaction: no transaction is open");
   }
   if (TransactionFailed()) {
+    ro_savepoint_ = false;
     QG_RETURN_IF_ERROR(Simple("prepare transaction", "ROLLBACK").status());
     return absl::AbortedError(
         "postgres: prepare transaction: the transaction was rolled back because an earlier "
         "statement failed");
   }
-  return Simple("prepare transaction", "PREPARE TRANSACTION " + Literal(gid)).status();
+  return Simple("prepare transaction", EndReadOnly() + "PREPARE TRANSACTION " + Literal(gid))
+      .status();
 }
 
 absl::Status PostgresConnection::CommitPrepared(std::string_view gid) {

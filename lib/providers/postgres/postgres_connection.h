@@ -9,6 +9,16 @@
 // thread) while that Execute is still in flight; a read that completes after
 // Cancel() still reports kCancelled.
 //
+// Access mode: the session starts with default_transaction_read_only=on,
+// so reads outside a transaction are read-only, enforced by the server;
+// writes switch the session default off (checked with no round trip: the
+// server reports the setting), transactions begin READ WRITE, and a read
+// inside one runs under SAVEPOINT qg_ro + SET TRANSACTION READ ONLY.
+//
+// Reset (return to the pool) restores a clean session in one request; see
+// kResetSql in the .cc for what it undoes and when it falls back to DISCARD
+// ALL (then the statement cache is dropped too).
+//
 // Statements are prepared once per connection (names qg_1, qg_2, ...; the
 // cache keeps the most recent kMaxPrepared texts). Arguments are bound as
 // text parameters, bytea as binary, batched keys as one array literal
@@ -125,7 +135,16 @@ class PostgresConnection final : public Connection {
   std::atomic<bool> cancelled_{false};
   std::atomic<bool> broken_{false};
 
-  bool dirty_ = false;  // something ran since the last Reset
+  // Inside a transaction, before a statement: a read gets a fresh read-only
+  // subtransaction, a write ends one (see the .cc). Outside, the session
+  // default_transaction_read_only is switched to what the statement needs.
+  absl::Status SetAccessMode(bool write, bool in_tx, int64_t* round_trips);
+  // "RELEASE SAVEPOINT qg_ro; " when a read left its subtransaction open.
+  std::string EndReadOnly();
+  static constexpr char kReadOnlySavepoint[] = "qg_ro";
+
+  bool dirty_ = false;         // something ran since the last Reset
+  bool ro_savepoint_ = false;  // a read's read-only subtransaction is open
   uint64_t next_statement_ = 1;
   absl::flat_hash_map<std::string, std::string> prepared_;  // text -> name
   std::deque<std::string> prepared_order_;                  // texts, oldest first
