@@ -124,6 +124,15 @@ class QG_EXPORT Engine {
   // be reached is listed in `unresolved` and kept for the next call.
   virtual absl::StatusOr<RecoveryReport> Recover() = 0;
 
+  // Health check of one source for `options.user`: takes a connection from
+  // that user's pool (connecting if none is idle) and asks the provider to
+  // Ping it with the source's health_check option — for every provider kind
+  // (a REST source answers its HEAD or health_check request). Bounded by
+  // options.timeout (kDeadlineExceeded) and options.cancel. kNotFound for an
+  // unknown source; errors name the source and never carry a secret.
+  virtual absl::Status CheckSource(std::string_view source,
+                                   const ExecuteOptions& options = {}) = 0;
+
   // Live pool figures, keyed "source/user".
   virtual std::vector<std::pair<std::string, PoolStats>> PoolStatistics() const = 0;
 };

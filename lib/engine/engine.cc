@@ -11,6 +11,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
@@ -205,6 +206,43 @@ class EngineImpl final : public Engine {
   }
 
   absl::StatusOr<RecoveryReport> Recover() override;
+
+  absl::Status CheckSource(std::string_view source, const ExecuteOptions& options) override {
+    ActiveGraph active(this);
+    Graph g;
+    Node n;
+    n.node_id = "health";
+    n.database_id = std::string(source);
+    g.nodes.push_back(std::move(n));
+    QG_RETURN_IF_ERROR(CheckDroppedSources(g));
+    QG_ASSIGN_OR_RETURN(auto handles, ResolveSources(g, options.user));
+    const std::shared_ptr<SourceHandle>& h = handles.begin()->second;
+    const std::string prefix = absl::StrCat("source \"", std::string(source), "\"");
+    // A token of its own, cancelled by the caller's and by the deadline.
+    auto token = std::make_shared<CancelToken>();
+    CancelLink link(options.cancel.get(), token);
+    uint64_t deadline = 0;
+    if (options.timeout.has_value()) {
+      deadline = watchdog_.Schedule(
+          absl::Now() + *options.timeout, token,
+          absl::DeadlineExceededError(absl::StrCat(prefix, ": health check took longer than ",
+                                                   absl::FormatDuration(*options.timeout))));
+    }
+    absl::Status st = [&]() -> absl::Status {
+      absl::StatusOr<PooledConnection> conn = h->pool->Acquire(token.get());
+      if (!conn.ok()) return conn.status();
+      CancelRegistration reg(token.get(), [c = &**conn] { c->Cancel(); });
+      absl::Status ping = (*conn)->Ping(h->config.pool.health_check);
+      if (!ping.ok() && (*conn)->broken()) conn->MarkBroken();
+      if (!ping.ok()) return ping;
+      return token->status();
+    }();
+    if (deadline != 0) watchdog_.Unschedule(deadline);
+    if (token->cancelled()) st = token->status();
+    if (st.ok()) return st;
+    if (absl::StartsWith(st.message(), prefix)) return st;
+    return absl::Status(st.code(), absl::StrCat(prefix, ": ", st.message()));
+  }
 
   absl::StatusOr<Plan> Explain(const Graph& graph, const ExecuteOptions& options) override {
     ActiveGraph active(this);

@@ -1348,14 +1348,39 @@ def group_http_details():
     os.makedirs(csvdir)
     with open(os.path.join(csvdir, "cities.csv"), "w") as f:
         f.write("city,country\nParis,FR\nLyon,FR\n")
+    # A REST API that is up (a local HTTP server) and one whose port is closed.
+    import http.server
+    import threading
+    class Api(http.server.BaseHTTPRequestHandler):
+        def do_HEAD(self):
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    api = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    closed_port = closed.getsockname()[1]
+    closed.close()
     srcs = [{"name": "csv_cities", "provider": "csv", "connect": csvdir},
-            {"name": "csv_gone", "provider": "csv", "connect": os.path.join(TMP, "nowhere")}]
+            {"name": "csv_gone", "provider": "csv", "connect": os.path.join(TMP, "nowhere")},
+            {"name": "api_up", "provider": "http",
+             "connect": "http://127.0.0.1:%d" % api.server_address[1]},
+            {"name": "api_down", "provider": "http",
+             "connect": "http://127.0.0.1:%d" % closed_port}]
     s = Server("details", {"catalog": catalog(srcs)})
     r = curl(s.url("/health"))
     src = (r.json() or {}).get("sources", {})
     check(src.get("csv_cities", {}).get("status") == "ok", "/health checks a csv source", r)
     check(src.get("csv_gone", {}).get("status") == "unavailable",
           "/health reports a csv source whose directory is gone", r)
+    check(src.get("api_up", {}).get("status") == "ok", "/health checks an http source", r)
+    check(src.get("api_down", {}).get("status") == "unavailable",
+          "/health reports an http source that does not answer", r)
+    api.shutdown()
     check(all(v.get("status") != "unchecked" for v in src.values()), "no source unchecked", r)
     sql = ("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 7) "
            "SELECT n FROM r")

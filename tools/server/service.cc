@@ -886,34 +886,22 @@ void Service::HandleHealth(const HttpRequest& req, HttpResponse& res) {
   bool all_ok = !draining_.load();
   std::string sources;
   for (const qg::SourceConfig& src : catalog.sources()) {
-    // The CSV provider answers SQL (SQLite's dialect) over its directory.
-    const bool sql = src.provider == "sqlite" || src.provider == "postgres" ||
-                     src.provider == "mysql" || src.provider == "csv";
     std::string entry =
         fmt::format("{}: {{\"provider\": {}", JsonString(src.name), JsonString(src.provider));
-    if (!sql) {
-      entry += ", \"status\": \"unchecked\"";
+    // Every provider kind: a pooled connection and the provider's Ping (its
+    // health_check option; a REST source's HEAD or health_check request).
+    qg::ExecuteOptions opts;
+    opts.user = user;
+    opts.timeout = config_.limits.health_timeout;
+    const absl::Time t0 = absl::Now();
+    const absl::Status st = engine_->CheckSource(src.name, opts);
+    const double ms = absl::ToDoubleMilliseconds(absl::Now() - t0);
+    if (st.ok()) {
+      entry += fmt::format(", \"status\": \"ok\", \"latency_ms\": {:.2f}", ms);
     } else {
-      // Acquire + round trip through the engine: a one-node graph.
-      const std::string graph = fmt::format(
-          "{{\"nodes\": [{{\"node_id\": \"health\", \"database_id\": {}, "
-          "\"query_string\": \"SELECT 1 AS ok\", \"input_parameters\": [], "
-          "\"output_fields\": [\"ok\"]}}], \"edges\": []}}",
-          JsonString(src.name));
-      qg::ExecuteOptions opts;
-      opts.user = user;
-      opts.timeout = config_.limits.health_timeout;
-      const absl::Time t0 = absl::Now();
-      auto r = engine_->ExecuteJson(graph, opts);
-      const double ms = absl::ToDoubleMilliseconds(absl::Now() - t0);
-      if (r.ok()) {
-        entry += fmt::format(", \"status\": \"ok\", \"latency_ms\": {:.2f}", ms);
-      } else {
-        all_ok = false;
-        entry += fmt::format(", \"status\": \"unavailable\", \"code\": {}, \"error\": {}",
-                             JsonString(CodeName(r.status().code())),
-                             JsonString(std::string(r.status().message())));
-      }
+      all_ok = false;
+      entry += fmt::format(", \"status\": \"unavailable\", \"code\": {}, \"error\": {}",
+                           JsonString(CodeName(st.code())), JsonString(std::string(st.message())));
     }
     entry += "}";
     if (!sources.empty()) sources += ", ";
