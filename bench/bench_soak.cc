@@ -20,7 +20,9 @@
 //
 // Bounds (exit status 1 when one is broken):
 //   - sessions on each server never above the sum of pool_max of our sources
-//     there;
+//     there (MariaDB: the pooled sessions; the short sessions that send KILL
+//     QUERY for a cancel are counted apart, at most one per statement of the
+//     cancelled source);
 //   - RSS after the warm-up (the first fifth of the run, at least 5 s) never
 //     more than 5% above its value at the end of the warm-up;
 //   - no unexpected error: seed graphs and writes succeed with the right row
@@ -416,12 +418,19 @@ int main(int argc, char** argv) {
   const std::string pg_count_graph = R"({"nodes": [{"node_id": "n", "database_id": "pg",
     "query_string": "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'qg_soak'",
     "output_fields": ["n"]}]})";
+  // MariaDB: the pools' sessions (database qgtest) and, apart, the short
+  // sessions the provider opens to send KILL QUERY when a statement is
+  // cancelled (no database; at most one per statement being cancelled).
   const std::string my_count_graph = R"J({"nodes": [{"node_id": "n", "database_id": "my",
-    "query_string": "SELECT count(*) AS n FROM information_schema.PROCESSLIST WHERE USER = 'qg' AND ID <> CONNECTION_ID()",
+    "query_string": "SELECT count(*) AS n FROM information_schema.PROCESSLIST WHERE USER = 'qg' AND DB = 'qgtest' AND ID <> CONNECTION_ID()",
+    "output_fields": ["n"]}]})J";
+  const std::string my_killers_graph = R"J({"nodes": [{"node_id": "n", "database_id": "my",
+    "query_string": "SELECT count(*) AS n FROM information_schema.PROCESSLIST WHERE USER = 'qg' AND DB IS NULL AND ID <> CONNECTION_ID()",
     "output_fields": ["n"]}]})J";
   // The monitor's MariaDB session is user qg too: its sessions are pool_max 1.
   const int warmup = std::max(5, args.seconds / 5);
-  int64_t max_pg = 0, max_my = 0, rss_warm = 0, rss_max_after = 0, rss_start = RssKb(), rss_end = 0;
+  int64_t max_pg = 0, max_my = 0, max_killers = 0, rss_warm = 0, rss_max_after = 0,
+          rss_start = RssKb(), rss_end = 0;
   int samples = 0, monitor_errors = 0;
 
   std::printf("bench_soak: %d s, %d threads, sample every %d s, warm-up %d s\n", args.seconds,
@@ -435,7 +444,9 @@ int main(int argc, char** argv) {
     const double el = std::chrono::duration<double>(Clock::now() - start).count();
     const int64_t pg = FirstInt(mon.ExecuteJson(pg_count_graph));
     const int64_t my = FirstInt(mon.ExecuteJson(my_count_graph));
-    if (pg < 0 || my < 0) ++monitor_errors;
+    const int64_t killers = FirstInt(mon.ExecuteJson(my_killers_graph));
+    if (pg < 0 || my < 0 || killers < 0) ++monitor_errors;
+    max_killers = std::max(max_killers, killers);
     max_pg = std::max(max_pg, pg);
     max_my = std::max(max_my, my);
     const int64_t rss = RssKb();
@@ -446,9 +457,10 @@ int main(int argc, char** argv) {
       rss_max_after = std::max(rss_max_after, rss);
     }
     if (samples % 15 == 1) {
-      std::printf("  t=%4.0fs  pg sessions %2lld  mariadb sessions %2lld  rss %lld KiB\n", el,
-                  static_cast<long long>(pg), static_cast<long long>(my),
-                  static_cast<long long>(rss));
+      std::printf(
+          "  t=%4.0fs  pg sessions %2lld  mariadb sessions %2lld (+%lld killing)  rss %lld KiB\n",
+          el, static_cast<long long>(pg), static_cast<long long>(my),
+          static_cast<long long>(killers), static_cast<long long>(rss));
       std::fflush(stdout);
     }
     if (el >= args.seconds) break;
@@ -487,6 +499,9 @@ int main(int argc, char** argv) {
       "samples %d; postgres sessions max %lld (bound %d); mariadb sessions max %lld (bound %d)\n",
       samples, static_cast<long long>(max_pg), pg_bound, static_cast<long long>(max_my), my_bound);
   std::printf(
+      "mariadb KILL QUERY sessions (cancels) max %lld (bound %d: one per statement of my_slow)\n",
+      static_cast<long long>(max_killers), kMyPoolMax);
+  std::printf(
       "rss KiB: start %lld, end of warm-up %lld, max after %lld (%+.2f%%, bound 5%%), end %lld\n",
       static_cast<long long>(rss_start), static_cast<long long>(rss_warm),
       static_cast<long long>(rss_max_after), growth, static_cast<long long>(rss_end));
@@ -507,6 +522,8 @@ int main(int argc, char** argv) {
   // The monitor's own MariaDB session is excluded by CONNECTION_ID(); only
   // the load's two pools count.
   if (max_my > my_bound) broken.push_back("mariadb sessions above pool_max");
+  if (max_killers > kMyPoolMax)
+    broken.push_back("mariadb KILL QUERY sessions above my_slow's pool_max");
   if (rss_warm <= 0 || growth >= 5.0) broken.push_back("rss growth after warm-up");
   if (in_use != 0) broken.push_back("connections still in use");
   if (pg_prepared != 0 || !recover_clean) broken.push_back("2pc leftovers");

@@ -102,14 +102,17 @@ std::vector<std::vector<Value>> FaultOrders() {
   return rows;
 }
 
-std::string FaultSeedGraph() {
+// The seed graph's shape; `strategy` for order_data ("" = the planner's).
+std::string FaultSeedGraph(const std::string& strategy) {
+  const std::string ext = strategy.empty() ? "" : R"(, "strategy": ")" + strategy + "\"";
   return R"({"params": {"city": "Paris"}, "nodes": [
     {"node_id": "user_data", "database_id": "db_users",
      "query_string": "SELECT id, name, city FROM fault_users WHERE city = :city",
      "input_parameters": ["city"], "output_fields": ["id", "name", "city"]},
     {"node_id": "order_data", "database_id": "db_orders",
      "query_string": "SELECT order_id, user_id, amount FROM fault_orders WHERE user_id = :user_id",
-     "input_parameters": ["user_id"], "output_fields": ["order_id", "user_id", "amount"]}],
+     "input_parameters": ["user_id"], "output_fields": ["order_id", "user_id", "amount"])" +
+         ext + R"(}],
   "edges": [{"source_node": "user_data", "target_node": "order_data",
              "input_mapping": {"user_data.id": "order_data.user_id"}}]})";
 }
@@ -131,16 +134,16 @@ std::vector<std::string> NodeKeys(const NodeResult& n) {
 }
 
 void SeedSweep(const std::string& name, const std::vector<std::string>& sources, bool persistent,
-               const std::vector<std::string>& want_users,
+               const std::string& strategy, const std::vector<std::string>& want_users,
                const std::vector<std::string>& want_orders,
                const std::function<void()>& check_servers) {
   FaultSweepCase c;
-  c.name = name;
+  c.name = name + (strategy.empty() ? "" : "/" + strategy);
   c.persistent = persistent;
   c.make_engine = [&](const std::shared_ptr<FaultPlan>& plan) {
     return FaultEngine(plan, sources);
   };
-  const std::string graph = FaultSeedGraph();
+  const std::string graph = FaultSeedGraph(strategy);
   c.run = [&](Engine& e, int) { return e.ExecuteJson(graph); };
   c.check = [&](Engine&, int, const absl::StatusOr<GraphResult>& r) {
     if (!r.ok()) return;
@@ -242,8 +245,10 @@ void PgSeedSweep(bool persistent) {
   REQUIRE(orders.ok());
   REQUIRE(users->rows.size() == 60);
   REQUIRE(orders->rows.size() > 64);
-  SeedSweep("seed/postgres", {PgSourceJson("db_users"), PgSourceJson("db_orders")}, persistent,
-            SortedKeys(*users, DebugKey), SortedKeys(*orders, DebugKey), CheckPgClean);
+  for (const std::string strategy : {"", "per_binding"}) {
+    SeedSweep("seed/postgres", {PgSourceJson("db_users"), PgSourceJson("db_orders")}, persistent,
+              strategy, SortedKeys(*users, DebugKey), SortedKeys(*orders, DebugKey), CheckPgClean);
+  }
 }
 
 TEST_CASE("fault: the seed graph on PostgreSQL, every driver call failing once",
@@ -285,8 +290,10 @@ void MySeedSweep(bool persistent) {
   REQUIRE(orders.ok());
   REQUIRE(users->rows.size() == 60);
   REQUIRE(orders->rows.size() > 64);
-  SeedSweep("seed/mariadb", {MySourceJson("db_users"), MySourceJson("db_orders")}, persistent,
-            SortedKeys(*users, DebugKey), SortedKeys(*orders, DebugKey), CheckMyClean);
+  for (const std::string strategy : {"", "per_binding"}) {
+    SeedSweep("seed/mariadb", {MySourceJson("db_users"), MySourceJson("db_orders")}, persistent,
+              strategy, SortedKeys(*users, DebugKey), SortedKeys(*orders, DebugKey), CheckMyClean);
+  }
 }
 
 TEST_CASE("fault: the seed graph on MariaDB, every driver call failing once", "[mysql][fault]") {
