@@ -7,11 +7,12 @@
 #                 by scripts/), C ABI, CLI, then the ASan+UBSan build of the
 #                 tests and a 60 s libFuzzer run of the QGDL parser
 #   make bench    the benchmarks (ratios against baselines measured in the same run)
+#   make soak     bench_soak for 10 minutes (SOAK_SECONDS): mixed graphs, sessions and RSS bounded
 JOBS ?= 2
 BUILD ?= build
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build demo test test-release test-asan fuzz bench clean format
+.PHONY: all deps build demo test test-release test-asan fuzz bench soak clean format
 
 all: build
 
@@ -49,6 +50,10 @@ fuzz: deps
 bench: build
 	@bash scripts/make-example-data.sh $(BUILD)
 	@bash scripts/run-bench.sh $(BUILD)
+
+SOAK_SECONDS ?= 600
+soak: build
+	@$(BUILD)/bin/bench_soak --seconds $(SOAK_SECONDS)
 
 format:
 	@find include lib capi tools examples tests bench -name '*.h' -o -name '*.cc' -o -name '*.c' \

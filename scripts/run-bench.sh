@@ -17,7 +17,10 @@ failed=0
 for b in "${benches[@]}"; do
   [ -x "$b" ] && [ -f "$b" ] || continue
   echo "=== $(basename "$b")"
-  if ! "$b" "$@"; then
+  args=("$@")
+  # The soak runs for minutes by default; a short run here (make soak: 10 min).
+  [ "$(basename "$b")" = bench_soak ] && args=(--seconds "${QG_SOAK_SECONDS:-20}")
+  if ! "$b" "${args[@]}"; then
     echo "run-bench: $(basename "$b") failed" >&2
     failed=1
   fi

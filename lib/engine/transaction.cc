@@ -290,17 +290,33 @@ absl::Status TransactionBroker::CommitCommon(TransactionReport* report) {
     states_[i] = ParticipantState::kFailed;
     errors_[i] = std::string(st.message());
     p.began = false;
-    if (p.conn->broken()) p.conn.MarkBroken();
+    // A session lost during COMMIT may have committed before its answer was
+    // lost: nobody can say "rolled back" for it.
+    const bool unknown = p.conn->broken();
+    if (unknown) p.conn.MarkBroken();
     (void)p.conn->Rollback();  // whatever the driver left open
     RollbackRest(report);
     std::vector<std::string> not_committed;
-    for (size_t k = i; k < participants_.size(); ++k) {
+    for (size_t k = unknown ? i + 1 : i; k < participants_.size(); ++k) {
       not_committed.push_back(Who(*participants_[k]->source));
     }
     // Sources after the failed one whose rollback failed too.
     const std::string outcome = RollbackOutcome();
     const std::string failures =
         outcome.find("rollback failed") == std::string::npos ? "" : "; " + outcome;
+    if (unknown) {
+      errors_[i] += " (the connection was lost during COMMIT: its outcome is unknown)";
+      Report(report);
+      return absl::DataLossError(absl::StrCat(
+          "transaction \"common\": commit failed on source ", Who(*p.source), ": ", st.message(),
+          "; COMMIT OUTCOME UNKNOWN on ", Who(*p.source),
+          " (the connection was lost during COMMIT)",
+          committed.empty() ? "" : absl::StrCat("; committed on ", absl::StrJoin(committed, ", ")),
+          not_committed.empty()
+              ? ""
+              : absl::StrCat("; not committed on ", absl::StrJoin(not_committed, ", ")),
+          failures));
+    }
     if (committed.empty()) {
       return absl::AbortedError(absl::StrCat("transaction \"common\": commit failed on source ",
                                              Who(*p.source), ": ", st.message(),
