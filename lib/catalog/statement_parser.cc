@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "common/json_writer.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "fmt/format.h"
@@ -34,6 +35,7 @@ class Lexer {
                    "the text starts with a UTF-8 byte-order mark (EF BB BF); save it "
                    "without one");
     }
+    QG_RETURN_IF_ERROR(CheckUtf8());
     while (true) {
       QG_RETURN_IF_ERROR(SkipSpaceAndComments());
       Token t;
@@ -115,6 +117,31 @@ class Lexer {
  private:
   static absl::Status Error(const Token& at, std::string_view message) {
     return absl::InvalidArgumentError(fmt::format("{}:{}: {}", at.line, at.column, message));
+  }
+
+  // Statement text is UTF-8, as a JSON catalog is: names, options and
+  // strings end up in the catalog's JSON. Refused at the first byte that
+  // does not start a valid code point (each checked by IsValidUtf8).
+  absl::Status CheckUtf8() const {
+    int line = 1, column = 1;
+    for (size_t i = 0; i < text_.size();) {
+      const unsigned char c = text_[i];
+      const size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+      if (c >= 0x80 && (i + len > text_.size() || !IsValidUtf8(text_.substr(i, len)))) {
+        Token at;
+        at.line = line;
+        at.column = column;
+        return Error(at, fmt::format("the text is not valid UTF-8 (byte 0x{:02x})", c));
+      }
+      if (c == '\n') {
+        ++line;
+        column = 1;
+      } else {
+        ++column;
+      }
+      i += len;
+    }
+    return absl::OkStatus();
   }
 
   // Columns count characters (UTF-8 code points), not bytes.
