@@ -12,6 +12,11 @@
 // The executable's definitions win over the shared library's for every call
 // made from the executable; calls inside abseil stay unannotated.
 //
+// absl::Status shares its message by a reference count whose last decrement
+// (in libabsl_status.so, uninstrumented) frees it: Status::UnrefNonInlined is
+// wrapped the same way, or every Status copied across threads would show
+// its free racing with the other owners' reads.
+//
 // Conditions (Await, LockWhen, ...) are evaluated by abseil while the mutex is
 // really held — by the waiting thread inside Await, where TSan has been told
 // the mutex is released, or by the thread that unlocks it: each is wrapped so
@@ -24,6 +29,7 @@
 #include <string>
 
 #include "absl/base/options.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
@@ -74,6 +80,16 @@ struct GuardedCondition {
     return result;
   }
 };
+
+// abseil's own debug deadlock detector keeps a global graph of every mutex
+// behind an uninstrumented spinlock; its bookkeeping (memmove, seen by TSan's
+// interceptors) would show as races between unrelated mutexes. It is turned
+// off before main(): TSan's own lock-order checking, fed by the annotations
+// below, takes its place.
+const bool kAbslDeadlockDetectionOff = [] {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  return true;
+}();
 
 }  // namespace
 
@@ -303,6 +319,18 @@ bool Notification::WaitForNotificationWithDeadline(absl::Time deadline) const {
   const bool notified = real(this, deadline);
   if (notified) __tsan_acquire(const_cast<Notification*>(this));
   return notified;
+}
+
+// ---- Status -------------------------------------------------------------------
+// Each unref is an acq_rel decrement: it releases this owner's accesses, and
+// the owner whose decrement frees the message acquires every earlier one's.
+
+void Status::UnrefNonInlined(uintptr_t rep) {
+  QG_REAL(void (*)(uintptr_t), "6Status15UnrefNonInlinedEm");
+  void* shared = RepToPointer(rep);
+  __tsan_release(shared);
+  __tsan_acquire(shared);
+  real(rep);
 }
 
 ABSL_NAMESPACE_END
