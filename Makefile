@@ -5,14 +5,22 @@
 #   make demo     the seed's example graph on local SQLite files
 #   make test     every test: unit, integration (real PostgreSQL/MariaDB started
 #                 by scripts/), C ABI, CLI, then the ASan+UBSan build of the
-#                 tests and a 60 s libFuzzer run of the QGDL parser
+#                 tests, the ThreadSanitizer build of the unit tests and a 30 s
+#                 libFuzzer run of every parser
+#   make fuzz     the libFuzzer targets, SECONDS each (default 30)
+#   make test-tsan  the unit tests (engine stress test included) under TSan
 #   make bench    the benchmarks (ratios against baselines measured in the same run)
 #   make soak     bench_soak for 10 minutes (SOAK_SECONDS): mixed graphs, sessions and RSS bounded
 JOBS ?= 2
 BUILD ?= build
 CMAKE_FLAGS ?=
+SECONDS ?= 30
+# The unit test binaries the TSan build runs (the server-backed integration,
+# C ABI and CLI tests stay out of it, to keep it near 10 minutes).
+TSAN_TARGETS ?= test_common test_sql test_graph test_result test_pool test_store test_catalog \
+  test_sqlite test_csv test_engine
 
-.PHONY: all deps build demo test test-release test-asan fuzz bench soak clean format
+.PHONY: all deps build demo test test-release test-asan test-tsan fuzz bench soak clean format
 
 all: build
 
@@ -28,7 +36,7 @@ demo: build
 	@$(BUILD)/bin/qgraph run examples/graphs/seed.json --sources examples/catalog.json \
 	  --param city=Paris --shape nested
 
-test: test-release test-asan fuzz
+test: test-release test-asan test-tsan fuzz
 	@echo "make test: all suites passed"
 
 test-release: build
@@ -44,8 +52,11 @@ test-asan: deps
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  bash scripts/run-tests.sh build-asan
 
+test-tsan: deps
+	@JOBS=$(JOBS) CMAKE_FLAGS="$(CMAKE_FLAGS)" bash scripts/test-tsan.sh $(TSAN_TARGETS)
+
 fuzz: deps
-	@bash scripts/fuzz.sh 60
+	@bash scripts/fuzz.sh $(SECONDS)
 
 bench: build
 	@bash scripts/make-example-data.sh $(BUILD)
@@ -60,4 +71,4 @@ format:
 	  | xargs clang-format -i
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz

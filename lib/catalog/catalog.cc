@@ -117,8 +117,8 @@ std::string Secret::Describe() const {
 absl::StatusOr<absl::Duration> ParseDuration(std::string_view text) {
   const std::string_view t = TrimSpace(text);
   auto bad = [&](std::string_view why) {
-    return absl::InvalidArgumentError(
-        Cat("invalid duration '", t, "': ", why, " (want e.g. 5s, 250ms, 2m, 1h, or seconds)"));
+    return absl::InvalidArgumentError(Cat("invalid duration '", Clip(t), "': ", why,
+                                          " (want e.g. 5s, 250ms, 2m, 1h, or seconds)"));
   };
   if (t.empty()) return bad("empty");
   if (t[0] == '-') return bad("negative");
@@ -205,13 +205,14 @@ absl::Status ApplySourceOption(std::string_view key, std::string_view value, Sou
   const std::string_view v = TrimSpace(value);
   PoolOptions& pool = source->pool;
   auto bad = [&](std::string_view want) {
-    return absl::InvalidArgumentError(Cat("option ", key, ": ", want, " (got '", value, "')"));
+    return absl::InvalidArgumentError(
+        Cat("option ", Clip(key), ": ", want, " (got '", Clip(value), "')"));
   };
   auto duration = [&](absl::Duration* out) -> absl::Status {
     absl::StatusOr<absl::Duration> d = ParseDuration(v);
     if (!d.ok()) {
       return absl::Status(d.status().code(),
-                          Cat("option ", key, ": ", std::string(d.status().message())));
+                          Cat("option ", Clip(key), ": ", std::string(d.status().message())));
     }
     *out = *d;
     return absl::OkStatus();
@@ -329,14 +330,14 @@ absl::Status CheckConnectCredentials(std::string_view connect) {
 absl::Status Catalog::AddSource(SourceConfig source) {
   if (source.name.empty()) return absl::InvalidArgumentError("data source without a name");
   if (source.provider.empty()) {
-    return absl::InvalidArgumentError(Cat("data source ", source.name, ": no provider"));
+    return absl::InvalidArgumentError(Cat("data source ", Clip(source.name), ": no provider"));
   }
   if (FindSource(source.name) != nullptr) {
-    return absl::AlreadyExistsError(Cat("data source ", source.name, " already exists"));
+    return absl::AlreadyExistsError(Cat("data source ", Clip(source.name), " already exists"));
   }
   if (absl::Status st = CheckConnectCredentials(source.connect); !st.ok()) {
     return absl::InvalidArgumentError(
-        Cat("data source ", source.name, ": ", std::string(st.message())));
+        Cat("data source ", Clip(source.name), ": ", std::string(st.message())));
   }
   sources_.push_back(std::move(source));
   return absl::OkStatus();
@@ -344,11 +345,11 @@ absl::Status Catalog::AddSource(SourceConfig source) {
 
 absl::Status Catalog::ReplaceSource(SourceConfig source) {
   if (source.provider.empty()) {
-    return absl::InvalidArgumentError(Cat("data source ", source.name, ": no provider"));
+    return absl::InvalidArgumentError(Cat("data source ", Clip(source.name), ": no provider"));
   }
   if (absl::Status st = CheckConnectCredentials(source.connect); !st.ok()) {
     return absl::InvalidArgumentError(
-        Cat("data source ", source.name, ": ", std::string(st.message())));
+        Cat("data source ", Clip(source.name), ": ", std::string(st.message())));
   }
   for (SourceConfig& s : sources_) {
     if (s.name == source.name) {
@@ -356,13 +357,13 @@ absl::Status Catalog::ReplaceSource(SourceConfig source) {
       return absl::OkStatus();
     }
   }
-  return absl::NotFoundError(Cat("unknown data source ", source.name));
+  return absl::NotFoundError(Cat("unknown data source ", Clip(source.name)));
 }
 
 absl::Status Catalog::DropSource(std::string_view name) {
   auto it = std::find_if(sources_.begin(), sources_.end(),
                          [&](const SourceConfig& s) { return s.name == name; });
-  if (it == sources_.end()) return absl::NotFoundError(Cat("unknown data source ", name));
+  if (it == sources_.end()) return absl::NotFoundError(Cat("unknown data source ", Clip(name)));
   sources_.erase(it);
   mappings_.erase(std::remove_if(mappings_.begin(), mappings_.end(),
                                  [&](const UserMapping& m) { return m.source == name; }),
@@ -408,7 +409,7 @@ std::string ScopeText(const UserMapping& m) {
 
 absl::Status Catalog::SetMapping(UserMapping mapping) {
   if (FindSource(mapping.source) == nullptr) {
-    return absl::NotFoundError(Cat("unknown data source ", mapping.source));
+    return absl::NotFoundError(Cat("unknown data source ", Clip(mapping.source)));
   }
   if (mapping.scope == UserMapping::Scope::kUser && mapping.local_user.empty()) {
     return absl::InvalidArgumentError("user mapping without a local user");
@@ -434,7 +435,7 @@ absl::Status Catalog::DropMapping(std::string_view source, UserMapping::Scope sc
     probe.scope = scope;
     probe.local_user = std::string(local_user);
     return absl::NotFoundError(
-        Cat("no user mapping for ", ScopeText(probe), " on data source ", source));
+        Cat("no user mapping for ", Clip(ScopeText(probe)), " on data source ", Clip(source)));
   }
   mappings_.erase(it);
   return absl::OkStatus();
@@ -526,7 +527,7 @@ using simdjson::dom::element;
 using simdjson::dom::element_type;
 
 std::string PointerAppend(std::string_view base, std::string_view token) {
-  return Cat(base, "/", JsonPointerEscape(token));
+  return Cat(base, "/", JsonPointerEscape(Clip(token)));
 }
 std::string PointerAppend(std::string_view base, size_t index) { return Cat(base, "/", index); }
 
@@ -626,7 +627,7 @@ absl::StatusOr<SourceConfig> ParseSource(element e, const std::string& pointer) 
   QG_ASSIGN_OR_RETURN(s.connect, f.String("connect", /*required=*/false));
   if (absl::Status st = CheckConnectCredentials(s.connect); !st.ok()) {
     return JsonError(f.At("connect"),
-                     Cat("data source \"", s.name, "\": ", std::string(st.message())));
+                     Cat("data source \"", Clip(s.name), "\": ", std::string(st.message())));
   }
   QG_ASSIGN_OR_RETURN(s.user, f.String("user", /*required=*/false));
   if (s.user == kCurrentUser) {
@@ -745,6 +746,11 @@ void AppendOptions(std::string& out, const SourceConfig& s) {
 }  // namespace
 
 absl::StatusOr<Catalog> Catalog::FromJson(std::string_view json) {
+  if (json.starts_with("\xEF\xBB\xBF")) {
+    return JsonError("",
+                     "the document starts with a UTF-8 byte-order mark (EF BB BF); save it "
+                     "without one");
+  }
   simdjson::dom::parser parser;
   simdjson::padded_string padded(json);
   element root;
@@ -767,7 +773,7 @@ absl::StatusOr<Catalog> Catalog::FromJson(std::string_view json) {
       const std::string p = PointerAppend("/sources", i++);
       QG_ASSIGN_OR_RETURN(SourceConfig s, ParseSource(e, p));
       if (catalog.FindSource(s.name) != nullptr) {
-        return JsonError(PointerAppend(p, "name"), Cat("duplicate source '", s.name, "'"));
+        return JsonError(PointerAppend(p, "name"), Cat("duplicate source '", Clip(s.name), "'"));
       }
       QG_RETURN_IF_ERROR(catalog.AddSource(std::move(s)));
     }
@@ -779,11 +785,12 @@ absl::StatusOr<Catalog> Catalog::FromJson(std::string_view json) {
       const std::string p = PointerAppend("/user_mappings", i++);
       QG_ASSIGN_OR_RETURN(UserMapping m, ParseMapping(e, p));
       if (catalog.FindSource(m.source) == nullptr) {
-        return JsonError(PointerAppend(p, "source"), Cat("unknown source '", m.source, "'"));
+        return JsonError(PointerAppend(p, "source"), Cat("unknown source '", Clip(m.source), "'"));
       }
       for (const UserMapping& o : catalog.mappings_) {
         if (SameKey(o, m.source, m.scope, m.local_user)) {
-          return JsonError(p, Cat("duplicate mapping for ", ScopeText(m), " on ", m.source));
+          return JsonError(
+              p, Cat("duplicate mapping for ", Clip(ScopeText(m)), " on ", Clip(m.source)));
         }
       }
       QG_RETURN_IF_ERROR(catalog.SetMapping(std::move(m)));

@@ -8,7 +8,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "common/json_writer.h"
 #include "common/status_macros.h"
+#include "common/strings.h"
 #include "fmt/format.h"
 #include "qg/catalog_statement.h"
 
@@ -28,6 +30,12 @@ class Lexer {
 
   absl::StatusOr<std::vector<Token>> Run() {
     std::vector<Token> out;
+    if (text_.starts_with("\xEF\xBB\xBF")) {
+      return Error(Token{},
+                   "the text starts with a UTF-8 byte-order mark (EF BB BF); save it "
+                   "without one");
+    }
+    QG_RETURN_IF_ERROR(CheckUtf8());
     while (true) {
       QG_RETURN_IF_ERROR(SkipSpaceAndComments());
       Token t;
@@ -63,6 +71,12 @@ class Lexer {
                        c == '"' ? "unterminated quoted identifier" : "unterminated string literal");
         }
         if (c == '"' && t.text.empty()) return Error(t, "empty quoted identifier");
+        // Statement text, connection strings and names reach C APIs that
+        // stop at a NUL: what follows it would be dropped without a word.
+        if (t.text.find('\0') != std::string::npos) {
+          return Error(t, c == '"' ? "the quoted identifier contains a NUL byte"
+                                   : "the string literal contains a NUL byte");
+        }
       } else if (absl::ascii_isdigit(c) ||
                  (c == '.' && pos_ + 1 < text_.size() && absl::ascii_isdigit(text_[pos_ + 1]))) {
         t.kind = Token::Kind::kNumber;
@@ -103,6 +117,31 @@ class Lexer {
  private:
   static absl::Status Error(const Token& at, std::string_view message) {
     return absl::InvalidArgumentError(fmt::format("{}:{}: {}", at.line, at.column, message));
+  }
+
+  // Statement text is UTF-8, as a JSON catalog is: names, options and
+  // strings end up in the catalog's JSON. Refused at the first byte that
+  // does not start a valid code point (each checked by IsValidUtf8).
+  absl::Status CheckUtf8() const {
+    int line = 1, column = 1;
+    for (size_t i = 0; i < text_.size();) {
+      const unsigned char c = text_[i];
+      const size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+      if (c >= 0x80 && (i + len > text_.size() || !IsValidUtf8(text_.substr(i, len)))) {
+        Token at;
+        at.line = line;
+        at.column = column;
+        return Error(at, fmt::format("the text is not valid UTF-8 (byte 0x{:02x})", c));
+      }
+      if (c == '\n') {
+        ++line;
+        column = 1;
+      } else {
+        ++column;
+      }
+      i += len;
+    }
+    return absl::OkStatus();
   }
 
   // Columns count characters (UTF-8 code points), not bytes.
@@ -261,9 +300,9 @@ class Parser {
       case Token::Kind::kWord:
       case Token::Kind::kNumber:
       case Token::Kind::kPunct:
-        return fmt::format("'{}'", t.text);
+        return fmt::format("'{}'", Clip(t.text));
       case Token::Kind::kQuotedWord:
-        return fmt::format("\"{}\"", t.text);
+        return fmt::format("\"{}\"", Clip(t.text));
       case Token::Kind::kString:
         return "a string literal";
       case Token::Kind::kEnd:
@@ -348,7 +387,7 @@ class Parser {
       std::string value(absl::StripAsciiWhitespace(trimmed.substr(eq + 1)));
       if (key.empty()) return ErrorAt(at, fmt::format("OPTIONS: item {} has no key", n));
       if (!seen.insert(key).second) {
-        return ErrorAt(at, fmt::format("OPTIONS: duplicate key {}", key));
+        return ErrorAt(at, fmt::format("OPTIONS: duplicate key {}", Clip(key)));
       }
       items.emplace_back(std::move(key), std::move(value));
     }
@@ -372,7 +411,7 @@ class Parser {
     QG_ASSIGN_OR_RETURN(s.connect, String("the connection string"));
     if (absl::Status st = CheckConnectCredentials(s.connect); !st.ok()) {
       return ErrorAt(connect_at,
-                     fmt::format("data source {}: {}", s.name,
+                     fmt::format("data source {}: {}", Clip(s.name),
                                  std::string_view(st.message().data(), st.message().size())));
     }
     if (IsKeyword(Peek(), "AS")) {
@@ -483,7 +522,7 @@ class Parser {
       return Value::Bool(IsKeyword(v, "TRUE"));
     }
     return Unexpected(
-        fmt::format("a value (string, number, NULL, TRUE or FALSE) for parameter {}", name));
+        fmt::format("a value (string, number, NULL, TRUE or FALSE) for parameter {}", Clip(name)));
   }
 
   absl::StatusOr<CatalogStatement> PassThrough() {
@@ -500,7 +539,7 @@ class Parser {
         }
         ++i_;
         if (!seen.insert(n.text).second) {
-          return ErrorAt(n, fmt::format("duplicate parameter {}", n.text));
+          return ErrorAt(n, fmt::format("duplicate parameter {}", Clip(n.text)));
         }
         if (!IsPunct(Peek(), ":=")) return Unexpected("':='");
         ++i_;
@@ -606,17 +645,17 @@ absl::Status ApplyStatement(const CatalogStatement& statement, Catalog* catalog)
   if (const auto* m = std::get_if<SetMappingStatement>(&statement)) {
     const UserMapping& um = m->mapping;
     if (catalog->FindSource(um.source) == nullptr) {
-      return absl::NotFoundError(fmt::format("unknown data source {}", um.source));
+      return absl::NotFoundError(fmt::format("unknown data source {}", Clip(um.source)));
     }
     const bool exists = HasMapping(*catalog, um);
-    const std::string who = ScopeText(um.scope, um.local_user);
+    const std::string who = Clip(ScopeText(um.scope, um.local_user));
     if (m->alter && !exists) {
       return absl::NotFoundError(
-          fmt::format("no user mapping for {} on data source {}", who, um.source));
+          fmt::format("no user mapping for {} on data source {}", who, Clip(um.source)));
     }
     if (!m->alter && exists) {
-      return absl::AlreadyExistsError(
-          fmt::format("a user mapping for {} on data source {} already exists", who, um.source));
+      return absl::AlreadyExistsError(fmt::format(
+          "a user mapping for {} on data source {} already exists", who, Clip(um.source)));
     }
     return catalog->SetMapping(um);
   }

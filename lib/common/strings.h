@@ -7,6 +7,7 @@
 #define QG_LIB_COMMON_STRINGS_H_
 
 #include <cctype>
+#include <cstddef>
 #include <iterator>
 #include <string>
 #include <string_view>
@@ -38,6 +39,20 @@ inline std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
+}
+
+// How much of a piece of input an error message quotes.
+inline constexpr size_t kMaxQuotedBytes = 200;
+
+// `s` as an error message may quote it: whole when it is at most `max`
+// bytes, else its first `max` bytes (never cutting a UTF-8 sequence) then
+// "…(N bytes)" with the total length, so a hostile 10 MB key costs an error
+// ~200 bytes, not 10 MB.
+inline std::string Clip(std::string_view s, size_t max = kMaxQuotedBytes) {
+  if (s.size() <= max) return std::string(s);
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return fmt::format("{}…({} bytes)", s.substr(0, cut), s.size());
 }
 
 }  // namespace qg

@@ -12,6 +12,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "common/strings.h"
 #include "fmt/format.h"
 #include "graph/graph_internal.h"
 #include "qg/graph.h"
@@ -34,9 +35,10 @@ absl::Status IssueList::ToStatus(std::vector<GraphIssue>* out) const {
 }
 
 std::string EscapePointerToken(std::string_view token) {
+  const std::string clipped = Clip(token);
   std::string out;
-  out.reserve(token.size());
-  for (char c : token) {
+  out.reserve(clipped.size());
+  for (char c : clipped) {
     if (c == '~') {
       out += "~0";
     } else if (c == '/') {
@@ -183,12 +185,12 @@ void CheckGraph(const Graph& graph, const ParseOptions& options, const GraphFiel
       if (node.node_id.find('.') != std::string::npos) {
         // Mapping keys are "node.field": a dotted id would be ambiguous.
         issues->Add(ptr + "/node_id",
-                    fmt::format("node_id \"{}\" must not contain '.'", node.node_id));
+                    fmt::format("node_id \"{}\" must not contain '.'", Clip(node.node_id)));
       }
       auto [it, inserted] = node_index.emplace(node.node_id, static_cast<int>(i));
       if (!inserted) {
         issues->Add(ptr + "/node_id", fmt::format("duplicate node_id \"{}\" (first at {})",
-                                                  node.node_id, NodePtr(it->second)));
+                                                  Clip(node.node_id), NodePtr(it->second)));
       }
     }
     if (ok.database_id) {
@@ -196,7 +198,7 @@ void CheckGraph(const Graph& graph, const ParseOptions& options, const GraphFiel
         issues->Add(ptr + "/database_id", "database_id is empty");
       } else if (options.known_sources && !options.known_sources->contains(node.database_id)) {
         issues->Add(ptr + "/database_id",
-                    fmt::format("unknown database_id \"{}\"", node.database_id));
+                    fmt::format("unknown database_id \"{}\"", Clip(node.database_id)));
       }
     }
     if (ok.input_parameters) {
@@ -207,7 +209,7 @@ void CheckGraph(const Graph& graph, const ParseOptions& options, const GraphFiel
         if (p.empty()) {
           issues->Add(pp, "parameter name is empty");
         } else if (!seen.insert(p).second) {
-          issues->Add(pp, fmt::format("duplicate parameter \"{}\"", p));
+          issues->Add(pp, fmt::format("duplicate parameter \"{}\"", Clip(p)));
         }
       }
     }
@@ -219,7 +221,7 @@ void CheckGraph(const Graph& graph, const ParseOptions& options, const GraphFiel
         if (f.empty()) {
           issues->Add(fp, "output field name is empty");
         } else if (!seen.insert(f).second) {
-          issues->Add(fp, fmt::format("duplicate output field \"{}\"", f));
+          issues->Add(fp, fmt::format("duplicate output field \"{}\"", Clip(f)));
         }
       }
     }
@@ -232,6 +234,12 @@ void CheckGraph(const Graph& graph, const ParseOptions& options, const GraphFiel
     if (static_cast<int64_t>(node.query_string.size()) > limits.max_query_length) {
       issues->Add(qp, fmt::format("query_string is {} bytes, more than max_query_length ({})",
                                   node.query_string.size(), limits.max_query_length));
+      continue;
+    }
+    // SQLite (and every C driver) reads statement text up to a NUL: the rest
+    // would be dropped without a word, past the one-statement check.
+    if (const size_t nul = node.query_string.find('\0'); nul != std::string::npos) {
+      issues->Add(qp, fmt::format("query_string contains a NUL byte (at byte {})", nul));
       continue;
     }
     if (!ok.input_parameters) continue;
@@ -247,7 +255,8 @@ void CheckGraph(const Graph& graph, const ParseOptions& options, const GraphFiel
       }
     }
     if (!used.ok()) {
-      issues->Add(qp, std::string(used.status().message()));
+      const absl::string_view message = used.status().message();
+      issues->Add(qp, Clip(std::string_view(message.data(), message.size()), 4 * kMaxQuotedBytes));
       continue;
     }
     const absl::flat_hash_set<std::string_view> declared(node.input_parameters.begin(),
@@ -256,8 +265,8 @@ void CheckGraph(const Graph& graph, const ParseOptions& options, const GraphFiel
     for (const std::string& name : *used) {
       if (!used_set.insert(name).second) continue;
       if (!declared.contains(name)) {
-        issues->Add(qp,
-                    fmt::format("placeholder \":{}\" is not declared in input_parameters", name));
+        issues->Add(
+            qp, fmt::format("placeholder \":{}\" is not declared in input_parameters", Clip(name)));
       }
     }
     absl::flat_hash_set<std::string_view> reported;
@@ -265,7 +274,7 @@ void CheckGraph(const Graph& graph, const ParseOptions& options, const GraphFiel
       const std::string& p = node.input_parameters[j];
       if (p.empty() || used_set.contains(p) || !reported.insert(p).second) continue;
       issues->Add(fmt::format("{}/input_parameters/{}", ptr, j),
-                  fmt::format("parameter \"{}\" is never used in query_string", p));
+                  fmt::format("parameter \"{}\" is never used in query_string", Clip(p)));
     }
   }
 
@@ -289,21 +298,23 @@ void CheckGraph(const Graph& graph, const ParseOptions& options, const GraphFiel
     if (ok.source_node) {
       src = find(edge.source_node);
       if (src < 0 && all_ids_known) {
-        issues->Add(ptr + "/source_node", fmt::format("unknown node \"{}\"", edge.source_node));
+        issues->Add(ptr + "/source_node",
+                    fmt::format("unknown node \"{}\"", Clip(edge.source_node)));
       }
     }
     if (ok.target_node) {
       tgt = find(edge.target_node);
       if (tgt < 0 && all_ids_known) {
-        issues->Add(ptr + "/target_node", fmt::format("unknown node \"{}\"", edge.target_node));
+        issues->Add(ptr + "/target_node",
+                    fmt::format("unknown node \"{}\"", Clip(edge.target_node)));
       }
     }
     if (tgt < 0) any_target_unknown = true;
     if (tgt >= 0 && !ok.input_mapping) unsure_targets.insert(tgt);
     if (src >= 0 && tgt >= 0) {
       if (src == tgt) {
-        issues->Add(ptr,
-                    fmt::format("self-edge: node \"{}\" cannot feed itself", edge.source_node));
+        issues->Add(
+            ptr, fmt::format("self-edge: node \"{}\" cannot feed itself", Clip(edge.source_node)));
       } else {
         adj[src].push_back(tgt);
       }
@@ -314,7 +325,7 @@ void CheckGraph(const Graph& graph, const ParseOptions& options, const GraphFiel
         const auto& outs = graph.nodes[src].output_fields;
         if (std::find(outs.begin(), outs.end(), field) == outs.end()) {
           issues->Add(mp, fmt::format("\"{}.{}\" is not an output field of node \"{}\"",
-                                      edge.source_node, field, edge.source_node));
+                                      Clip(edge.source_node), Clip(field), Clip(edge.source_node)));
         }
       }
       if (tgt < 0) continue;
@@ -322,7 +333,7 @@ void CheckGraph(const Graph& graph, const ParseOptions& options, const GraphFiel
         const auto& ins = graph.nodes[tgt].input_parameters;
         if (std::find(ins.begin(), ins.end(), param) == ins.end()) {
           issues->Add(mp, fmt::format("\"{}.{}\" is not an input parameter of node \"{}\"",
-                                      edge.target_node, param, edge.target_node));
+                                      Clip(edge.target_node), Clip(param), Clip(edge.target_node)));
         }
       }
       auto [it, inserted] = fed.emplace(std::make_pair(tgt, param), std::make_tuple(src, field, k));
@@ -330,10 +341,11 @@ void CheckGraph(const Graph& graph, const ParseOptions& options, const GraphFiel
       if (!inserted && (prev_src != src || prev_field != field)) {
         const std::string prev_node =
             prev_src >= 0 ? graph.nodes[prev_src].node_id : graph.edges[prev_edge].source_node;
-        issues->Add(mp,
-                    fmt::format("parameter \"{}.{}\" is fed by both \"{}.{}\" ({}) and \"{}.{}\"",
-                                edge.target_node, param, prev_node, prev_field,
-                                EdgePtr(prev_edge) + "/input_mapping", edge.source_node, field));
+        issues->Add(
+            mp, fmt::format("parameter \"{}.{}\" is fed by both \"{}.{}\" ({}) and \"{}.{}\"",
+                            Clip(edge.target_node), Clip(param), Clip(prev_node), Clip(prev_field),
+                            EdgePtr(prev_edge) + "/input_mapping", Clip(edge.source_node),
+                            Clip(field)));
       }
     }
   }
@@ -342,7 +354,7 @@ void CheckGraph(const Graph& graph, const ParseOptions& options, const GraphFiel
     const std::vector<int> cycle = CycleThrough(component, adj);
     for (size_t c = 0; c < cycle.size(); ++c) {
       if (c > 0) text += " -> ";
-      text += graph.nodes[cycle[c]].node_id;
+      text += Clip(graph.nodes[cycle[c]].node_id);
     }
     issues->Add("/edges", std::move(text));
   }
@@ -370,7 +382,7 @@ void CheckGraph(const Graph& graph, const ParseOptions& options, const GraphFiel
       issues->Add(fmt::format("{}/input_parameters/{}", NodePtr(i), j),
                   fmt::format("parameter \"{}\" of node \"{}\" has no source (no edge, no graph "
                               "param, not provided)",
-                              p, node.node_id));
+                              Clip(p), Clip(node.node_id)));
     }
   }
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "common/strings.h"
 #include "fmt/format.h"
 #include "graph/graph_internal.h"
 #include "qg/graph.h"
@@ -84,6 +85,9 @@ bool SplitQualified(std::string_view s, std::string_view* node, std::string_view
   *rest = s.substr(dot + 1);
   return true;
 }
+
+constexpr std::string_view kByteOrderMarkMessage =
+    "the document starts with a UTF-8 byte-order mark (EF BB BF); save it without one";
 
 constexpr std::array<std::string_view, 6> kTopKeys = {"nodes",       "edges",      "params",
                                                       "transaction", "timeout_ms", "output"};
@@ -185,12 +189,12 @@ class Parser {
     for (simdjson::dom::key_value_pair field : AsObject(e)) {
       const std::string field_ptr = ptr + "/" + EscapePointerToken(field.key);
       if (std::find(allowed.begin(), allowed.end(), field.key) == allowed.end()) {
-        Add(field_ptr,
-            fmt::format("unknown key \"{}\" (expected one of: {})", field.key, Join(allowed)));
+        Add(field_ptr, fmt::format("unknown key \"{}\" (expected one of: {})", Clip(field.key),
+                                   Join(allowed)));
         continue;
       }
       if (!seen.insert(field.key).second) {
-        Add(field_ptr, fmt::format("duplicate key \"{}\"", field.key));
+        Add(field_ptr, fmt::format("duplicate key \"{}\"", Clip(field.key)));
         continue;
       }
       on_field(field.key, field.value, field_ptr);
@@ -269,7 +273,7 @@ class Parser {
       if (!allowed.empty()) allowed += ", ";
       allowed += n.name;
     }
-    Add(ptr, fmt::format("\"{}\" is not one of: {}", s, allowed));
+    Add(ptr, fmt::format("\"{}\" is not one of: {}", Clip(s), allowed));
     return false;
   }
 
@@ -380,7 +384,7 @@ class Parser {
     for (simdjson::dom::key_value_pair entry : AsObject(e)) {
       const std::string entry_ptr = ptr + "/" + EscapePointerToken(entry.key);
       if (!seen.insert(entry.key).second) {
-        Add(entry_ptr, fmt::format("duplicate key \"{}\"", entry.key));
+        Add(entry_ptr, fmt::format("duplicate key \"{}\"", Clip(entry.key)));
         ok = false;
         continue;
       }
@@ -392,19 +396,19 @@ class Parser {
       std::string_view src_node, field, dst_node, param;
       bool entry_ok = true;
       if (!SplitQualified(entry.key, &src_node, &field)) {
-        Add(ptr, fmt::format("key \"{}\" is not of the form \"node.field\"", entry.key));
+        Add(ptr, fmt::format("key \"{}\" is not of the form \"node.field\"", Clip(entry.key)));
         entry_ok = false;
       } else if (source != nullptr && src_node != *source) {
         Add(ptr, fmt::format("key \"{}\" names node \"{}\", not the edge's source_node \"{}\"",
-                             entry.key, src_node, *source));
+                             Clip(entry.key), Clip(src_node), Clip(*source)));
         entry_ok = false;
       }
       if (!SplitQualified(value, &dst_node, &param)) {
-        Add(ptr, fmt::format("value \"{}\" is not of the form \"node.parameter\"", value));
+        Add(ptr, fmt::format("value \"{}\" is not of the form \"node.parameter\"", Clip(value)));
         entry_ok = false;
       } else if (target != nullptr && dst_node != *target) {
         Add(ptr, fmt::format("value \"{}\" names node \"{}\", not the edge's target_node \"{}\"",
-                             value, dst_node, *target));
+                             Clip(value), Clip(dst_node), Clip(*target)));
         entry_ok = false;
       }
       if (!entry_ok) {
@@ -423,7 +427,7 @@ class Parser {
     for (simdjson::dom::key_value_pair field : AsObject(e)) {
       if (!seen.insert(field.key).second) {
         Add(ptr + "/" + EscapePointerToken(field.key),
-            fmt::format("duplicate key \"{}\"", field.key));
+            fmt::format("duplicate key \"{}\"", Clip(field.key)));
         ok = false;
         continue;
       }
@@ -483,6 +487,12 @@ absl::StatusOr<Graph> ParseGraph(std::string_view json, const ParseOptions& opti
   if (static_cast<int64_t>(json.size()) > limits.max_document_bytes) {
     list.Add("", fmt::format("document is {} bytes, more than max_document_bytes ({})", json.size(),
                              limits.max_document_bytes));
+    return list.ToStatus(issues);
+  }
+  // A byte-order mark is named rather than reported as malformed JSON
+  // (RFC 8259 forbids one; an editor may add it silently).
+  if (json.starts_with("\xEF\xBB\xBF")) {
+    list.Add("", std::string(kByteOrderMarkMessage));
     return list.ToStatus(issues);
   }
   // simdjson counts the document itself as one level; max_depth counts

@@ -64,6 +64,18 @@ class Numberer {
   absl::flat_hash_map<std::string, size_t> numbers_;
 };
 
+// Appends a native placeholder. A `$n` right after `$` or an identifier
+// character would fuse with it (`$$1` opens a dollar-quoted string, `x$1` is
+// one identifier in PostgreSQL): a space keeps it a placeholder.
+void AppendNative(std::string* out, std::string_view native) {
+  if (!out->empty() && native.front() == '$') {
+    const unsigned char before = static_cast<unsigned char>(out->back());
+    if (before == '$' || before == '_' || before >= 0x80 || absl::ascii_isalnum(before))
+      *out += ' ';
+  }
+  out->append(native);
+}
+
 }  // namespace
 
 NativeSql RewritePlaceholders(const ParsedSql& sql, PlaceholderStyle style) {
@@ -73,7 +85,7 @@ NativeSql RewritePlaceholders(const ParsedSql& sql, PlaceholderStyle style) {
   for (const Placeholder& p : sql.placeholders) {
     out.text.append(sql.text, pos, p.begin - pos);
     auto [text, is_new] = numberer.Named(p.name);
-    out.text += text;
+    AppendNative(&out.text, text);
     if (is_new) out.arg_names.push_back(p.name);
     pos = p.end;
   }
@@ -428,7 +440,7 @@ class BatchRewriter {
         }
         out.text.append(sql_.text, pos, placeholders->begin - pos);
         auto [text, is_new] = numberer.Named(placeholders->name);
-        out.text += text;
+        AppendNative(&out.text, text);
         if (is_new) out.args.push_back(BatchArg{BatchArg::Kind::kParam, placeholders->name, 0});
         pos = placeholders->end;
         ++placeholders;
@@ -580,7 +592,7 @@ absl::StatusOr<BatchedSql> RewriteInsertBatched(const ParsedSql& sql,
     size_t pos = tuple_begin;
     for (const Placeholder& p : sql.placeholders) {
       out.text.append(sql.text, pos, p.begin - pos);
-      out.text += numberer.Fresh();
+      AppendNative(&out.text, numberer.Fresh());
       const bool key = std::find(key_params.begin(), key_params.end(), p.name) != key_params.end();
       out.args.push_back(BatchArg{key ? BatchArg::Kind::kKeyItem : BatchArg::Kind::kParam, p.name,
                                   key ? item : 0});

@@ -102,4 +102,42 @@ run "$QGRAPH" run "$T/bad_field.json" --sources "$CATALOG" --param city=Paris
 expect_rc 1 "run invalid graph" && expect_grep "$T/err" "qgraph: INVALID_ARGUMENT:" "run error format" &&
   expect_grep "$T/err" "/edges/0/input_mapping" "run reports the pointer" && pass "run: invalid graph"
 
+# The document root is written "/" by validate and by run alike.
+printf '[]' >"$T/root.json"
+run "$QGRAPH" validate "$T/root.json"
+expect_rc 1 "validate root" && expect_grep "$T/err" "/: expected an object, got an array" \
+  "validate writes the root as /" && pass "validate: document root"
+run "$QGRAPH" run "$T/root.json" --sources "$CATALOG"
+expect_rc 1 "run root" && expect_grep "$T/err" "qgraph: INVALID_ARGUMENT: /: expected an object" \
+  "run writes the root as /" && pass "run: document root"
+
+# A byte-order mark is named, for the graph and for the catalog.
+printf '\xef\xbb\xbf' | cat - examples/graphs/seed.json >"$T/bom.json"
+run "$QGRAPH" validate "$T/bom.json"
+expect_rc 1 "graph BOM" && expect_grep "$T/err" "/: the document starts with a UTF-8 byte-order mark" \
+  "graph BOM named" && pass "validate: byte-order mark"
+printf '\xef\xbb\xbf' | cat - "$CATALOG" >"$T/bom_catalog.json"
+run "$QGRAPH" validate examples/graphs/seed.json --sources "$T/bom_catalog.json"
+expect_rc 1 "catalog BOM" && expect_grep "$T/err" "byte-order mark" "catalog BOM named" &&
+  pass "validate: catalog byte-order mark"
+
+# A 10 MB key is quoted in ~200 bytes, with its length, not echoed whole.
+python3 - >"$T/huge_key.json" <<'PY'
+import json
+g = json.load(open("examples/graphs/seed.json"))
+g["k" * (10 << 20)] = 1
+print(json.dumps(g))
+PY
+run "$QGRAPH" validate "$T/huge_key.json"
+if expect_rc 1 "huge key"; then
+  expect_grep "$T/err" "(10485760 bytes)" "huge key: total length given"
+  [ "$(wc -c <"$T/err")" -lt 2000 ] || fail "huge key: $(wc -c <"$T/err") bytes on stderr"
+  pass "validate: huge key clipped"
+fi
+run "$QGRAPH" run "$T/huge_key.json" --sources "$CATALOG"
+if expect_rc 1 "run huge key"; then
+  [ "$(wc -c <"$T/err")" -lt 2000 ] || fail "run huge key: $(wc -c <"$T/err") bytes on stderr"
+  pass "run: huge key clipped"
+fi
+
 finish

@@ -43,7 +43,7 @@ bool ParseArgs(const std::vector<std::string>& args, const std::vector<OptionSpe
       continue;
     }
     if (a.rfind("--", 0) != 0) {
-      *error = "unknown option " + a;
+      *error = "unknown option " + Clip(a);
       return false;
     }
     std::string name = a.substr(2);
@@ -55,7 +55,7 @@ bool ParseArgs(const std::vector<std::string>& args, const std::vector<OptionSpe
     auto spec = std::find_if(specs.begin(), specs.end(),
                              [&](const OptionSpec& s) { return s.name == name; });
     if (spec == specs.end()) {
-      *error = "unknown option --" + name;
+      *error = "unknown option --" + Clip(name);
       return false;
     }
     if (!spec->repeatable && out->Has(name)) {
@@ -81,6 +81,14 @@ bool ParseArgs(const std::vector<std::string>& args, const std::vector<OptionSpe
     out->options.emplace_back(name, args[++i]);
   }
   return true;
+}
+
+std::string Clip(std::string_view s) {
+  constexpr size_t kMax = 200;
+  if (s.size() <= kMax) return std::string(s);
+  size_t cut = kMax;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(s.substr(0, cut)) + "…(" + std::to_string(s.size()) + " bytes)";
 }
 
 }  // namespace qgraph_cli

@@ -37,6 +37,11 @@ class ParsedArgs {
 bool ParseArgs(const std::vector<std::string>& args, const std::vector<OptionSpec>& specs,
                ParsedArgs* out, std::string* error);
 
+// A piece of the user's input as an error quotes it: whole up to 200 bytes,
+// else its first 200 bytes (never cutting a UTF-8 sequence) and
+// "…(N bytes)" with its total length.
+std::string Clip(std::string_view s);
+
 }  // namespace qgraph_cli
 
 #endif  // QG_TOOLS_QGRAPH_ARGS_H_

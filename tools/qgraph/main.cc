@@ -231,7 +231,7 @@ absl::StatusOr<qg::ParamList> CollectParams(const ParsedArgs& args) {
   for (const std::string& kv : args.GetAll("param")) {
     size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
-      return absl::InvalidArgumentError("--param expects NAME=VALUE, got \"" + kv + "\"");
+      return absl::InvalidArgumentError("--param expects NAME=VALUE, got \"" + Clip(kv) + "\"");
     }
     set(kv.substr(0, eq), qg::Value::String(kv.substr(eq + 1)));
   }
@@ -453,7 +453,8 @@ int ValidateCommand(const ParsedArgs& args) {
                issues.size() == 1 ? "" : "s",
                args.positionals[0] == "-" ? "stdin" : args.positionals[0].c_str());
   for (const qg::GraphIssue& issue : issues) {
-    std::fprintf(stderr, "%s: %s\n", issue.pointer.empty() ? "(document)" : issue.pointer.c_str(),
+    // The document root as `run` (and every status message) writes it: "/".
+    std::fprintf(stderr, "%s: %s\n", issue.pointer.empty() ? "/" : issue.pointer.c_str(),
                  issue.message.c_str());
   }
   return kExitError;

@@ -183,7 +183,7 @@ TEST_CASE("the fuzz corpus seeds reach both outcomes", "[graph]") {
   ParseOptions opts;
   opts.known_sources = {{"db_users", "db_orders", "d", "db"}};
   opts.provided_params = {{"city", "p", "x"}};
-  const std::string dir = std::string(QG_SOURCE_DIR) + "/tests/fuzz/corpus/";
+  const std::string dir = std::string(QG_SOURCE_DIR) + "/tests/fuzz/corpus_qgdl/";
   for (const char* name : {"seed.json", "extensions.json", "diamond.json"}) {
     INFO(name);
     Graph g = testing::MustParse(ReadFile(dir + name), opts);

@@ -337,5 +337,38 @@ TEST_CASE("RewriteInsertBatched refuses what it cannot batch", "[sql]") {
   }
 }
 
+// Found by tests/fuzz/sql_placeholders_fuzz: `$` or an identifier character
+// right before a placeholder turned `$1` into something else — `$$1 …` opens
+// a dollar-quoted string, `x$1` is one identifier in PostgreSQL — so the
+// placeholder vanished and the rest of the statement changed meaning.
+TEST_CASE("a $n placeholder never fuses with the text before it", "[sql]") {
+  for (const auto& [sql, want] : std::vector<std::pair<std::string, std::string>>{
+           {"SELECT * FROM t WHERE k = a:: =$:a", "SELECT * FROM t WHERE k = a:: =$ $1"},
+           {"SELECT x:a, y", "SELECT x $1, y"},
+           {"SELECT é:a", "SELECT é $1"},
+           {"SELECT (:a), b=:b", "SELECT ($1), b=$2"},
+       }) {
+    INFO(sql);
+    auto parsed = ParseSql(sql);
+    REQUIRE(parsed.ok());
+    const NativeSql n = RewritePlaceholders(*parsed, PlaceholderStyle::kDollar);
+    CHECK(n.text == want);
+    auto again = ParseSql(n.text);
+    REQUIRE(again.ok());
+    CHECK(again->placeholders.empty());
+  }
+  // The batched rewriters emit their placeholders the same way.
+  auto parsed = ParseSql("SELECT * FROM t WHERE k = :k AND v = x:v");
+  REQUIRE(parsed.ok());
+  auto b = RewriteBatched(*parsed, {"k"}, 2, PlaceholderStyle::kDollar, BatchForm::kAnyArray);
+  REQUIRE(b.ok());
+  CHECK(b->text == "SELECT *, k AS __qg_k0 FROM t WHERE k = ANY($1) AND v = x $2");
+  auto insert = ParseSql("INSERT INTO t VALUES (x:k, $:v)");
+  REQUIRE(insert.ok());
+  auto ib = RewriteInsertBatched(*insert, {"k"}, 2, PlaceholderStyle::kDollar);
+  REQUIRE(ib.ok());
+  CHECK(ib->text == "INSERT INTO t VALUES (x $1, $ $2), (x $3, $ $4)");
+}
+
 }  // namespace
 }  // namespace qg
