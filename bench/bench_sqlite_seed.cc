@@ -1,6 +1,6 @@
 // The seed's graph (users in a city -> their orders) on two SQLite files,
 // timed beside baselines measured in the same run on the same data
-// (DESIGN.md §16):
+// (docs/design.md §16):
 //   native join   both files ATTACHed in one SQLite connection, one JOIN: the floor
 //   naive loop    the seed pseudocode's one-query-per-user loop through the
 //                 sqlite3 C API (one prepared statement, re-bound per user)

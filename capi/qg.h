@@ -180,7 +180,7 @@ typedef struct qg_engine_options {
 QG_API int qg_engine_options_init(qg_engine_options* opts, unsigned int version);
 
 /* Creates an engine. `sources_json` (nullable) is a catalog in the JSON form
- * of DESIGN.md §8 ({"sources": [...], "user_mappings": [...]}); `opts`
+ * of docs/design.md §8 ({"sources": [...], "user_mappings": [...]}); `opts`
  * (nullable) the options. On failure *out is NULL. */
 QG_API int qg_engine_open(qg_engine** out, const char* sources_json, const qg_engine_options* opts);
 /* Waits for running graphs, closes every connection. NULL-safe. */
@@ -308,7 +308,7 @@ QG_API int qg_result_binding_value(const qg_result* r, int node, int64_t binding
 
 /* Renders the whole result. `shape`: "nodes" (default when NULL), "joined"
  * or "nested"; `format`: "json" (default when NULL), "ndjson" or "csv" (see
- * DESIGN.md §6; nested + csv is refused). *out is allocated and
+ * docs/design.md §6; nested + csv is refused). *out is allocated and
  * NUL-terminated: free it with qg_free(); *len (nullable) receives its length
  * without the NUL. On failure *out is NULL. */
 QG_API int qg_result_to_text(const qg_result* r, const char* shape, const char* format, char** out,

@@ -1,4 +1,4 @@
-// qg/catalog.h — data sources and user mappings (DESIGN.md §8, Firebird RFC §1–3).
+// qg/catalog.h — data sources and user mappings (docs/design.md §8, Firebird RFC §1–3).
 //
 // A Catalog holds the declared data sources (provider + connection string +
 // credentials + options) and the user mappings that pick, for a caller's
@@ -103,7 +103,7 @@ class QG_EXPORT Catalog {
   // The login for `local_user` on `source`.
   Login ResolveLogin(const SourceConfig& source, std::string_view local_user) const;
 
-  // The JSON config of DESIGN.md §8. Errors carry the JSON pointer.
+  // The JSON config of docs/design.md §8. Errors carry the JSON pointer.
   static absl::StatusOr<Catalog> FromJson(std::string_view json);
   // The same JSON back; literal passwords are written as "***".
   std::string ToJson() const;
@@ -115,7 +115,7 @@ class QG_EXPORT Catalog {
   std::vector<UserMapping> mappings_;
 };
 
-// Credentials never live in a connection string (DESIGN.md §8): OK when
+// Credentials never live in a connection string (docs/design.md §8): OK when
 // `connect` carries none, else kInvalidArgument saying what was found, never
 // the value. Refused: a password key (password, passwd, pwd, sslpassword;
 // any case) at the start of a key=value item — libpq/mysql "k=v k=v",

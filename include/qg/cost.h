@@ -1,5 +1,5 @@
 // qg/cost.h — what a source says a query will cost (MitoPlex cost
-// estimators, DESIGN.md §11).
+// estimators, docs/design.md §11).
 //
 // Each provider may supply a CostEstimator that asks the source's own planner
 // (PostgreSQL EXPLAIN (FORMAT JSON), MySQL EXPLAIN FORMAT=JSON, SQLite's

@@ -1,8 +1,8 @@
-// qg/graph.h — the query graph (QGDL, DESIGN.md §3) as a C++ value, its
+// qg/graph.h — the query graph (QGDL, docs/design.md §3) as a C++ value, its
 // parser and its validator.
 //
 // ParseGraph() accepts exactly the seed's JSON plus the optional extensions of
-// DESIGN.md §3, and reports every problem it finds at once, each with a JSON
+// docs/design.md §3, and reports every problem it finds at once, each with a JSON
 // pointer into the document:
 //   /edges/0/input_mapping: "user_data.idx" is not an output field of node "user_data"
 // Validation happens before any connection is taken.

@@ -1,6 +1,6 @@
 // qg/output.h — shaping and serialising a GraphResult.
 //
-// Shapes (DESIGN.md §6):
+// Shapes (docs/design.md §6):
 //   kNodes  (default) {"nodes": {"<node_id>": {"columns": [...], "rows": [[...], ...]}, ...},
 //                      "stats": {"<node_id>": {"status": "ok", "rows": N, ...}, ...}}
 //   kJoined  the graph flattened along its mapping edges with SQL inner-join

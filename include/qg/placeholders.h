@@ -1,5 +1,5 @@
 // qg/placeholders.h — finding `:name` placeholders in query text and
-// rewriting them to a driver's native placeholders (DESIGN.md §4).
+// rewriting them to a driver's native placeholders (docs/design.md §4).
 //
 // The tokenizer knows single-quoted strings (with '' escapes, and E'..'
 // backslash escapes), double-quoted and backquoted identifiers, [bracketed]

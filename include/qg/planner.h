@@ -1,6 +1,6 @@
 // qg/planner.h — the plan of a graph: per node its strategy, batch size,
 // parallel width, compiled statement and cost estimate; rendered by EXPLAIN
-// as text, JSON or Graphviz DOT (DESIGN.md §11). With actuals from a
+// as text, JSON or Graphviz DOT (docs/design.md §11). With actuals from a
 // GraphResult (EXPLAIN ANALYZE) estimates and actuals sit side by side.
 //
 // Thread-safety: plain values.

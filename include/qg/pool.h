@@ -1,6 +1,6 @@
 // qg/pool.h — a pool of connections to one (data source, external user).
 //
-// DESIGN.md §9. The pool grows with demand up to pool_max and shrinks when
+// docs/design.md §9. The pool grows with demand up to pool_max and shrinks when
 // idle; Acquire() either hands out a healthy connection within
 // acquire_timeout or fails with kResourceExhausted naming the pool (a
 // contract, never an unbounded wait). Connections idle longer than
@@ -50,7 +50,7 @@ struct PoolOptions {
   absl::Duration statement_timeout = absl::ZeroDuration();
 };
 
-// Live figures (DESIGN.md §9).
+// Live figures (docs/design.md §9).
 struct PoolStats {
   int in_use = 0;
   int idle = 0;

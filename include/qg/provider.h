@@ -18,7 +18,7 @@
 // negotiation): the planner reads them and plans around what is missing.
 // Transaction and 2PC members default to kUnimplemented.
 //
-// Errors follow DESIGN.md §15: kUnavailable (source down/connection broken —
+// Errors follow docs/design.md §15: kUnavailable (source down/connection broken —
 // retry), kAborted (serialization failure/deadlock — retry the graph),
 // kDeadlineExceeded, kCancelled, kInvalidArgument (bad query), kNotFound, ...
 // No exception may leave a provider.
@@ -184,7 +184,7 @@ struct Capabilities {
   bool two_phase = false;
   bool cancel = false;
   bool cost_estimates = false;
-  // Pushdown for heterogeneous SQL (DESIGN.md §13).
+  // Pushdown for heterogeneous SQL (docs/design.md §13).
   bool pushdown_filters = false;
   bool pushdown_projection = false;
   bool pushdown_limit = false;

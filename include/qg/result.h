@@ -2,7 +2,7 @@
 // with the binding each row came from, and per-node status and timings.
 //
 // A dependent node runs once per distinct binding of its mapped parameters
-// (DESIGN.md §5). NodeResult keeps those bindings and, for every row, the
+// (docs/design.md §5). NodeResult keeps those bindings and, for every row, the
 // index of the binding that produced it, so results can be joined or nested
 // afterwards (qg/output.h) without re-running anything.
 //

@@ -1,5 +1,5 @@
 // qg/transaction.h — what a graph's transaction did on each source, and what
-// recovery resolved (DESIGN.md §10).
+// recovery resolved (docs/design.md §10).
 //
 // Modes (Graph::transaction, or ExecuteOptions::transaction):
 //   autonomous  every statement commits on its own (the default);

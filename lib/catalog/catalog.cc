@@ -1,5 +1,5 @@
 // The catalog of qg/catalog.h: sources, user mappings, secrets, options and
-// the JSON config of DESIGN.md §8.
+// the JSON config of docs/design.md §8.
 #include "qg/catalog.h"
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-// Internal: the parallel dataflow executor (DESIGN.md §5).
+// Internal: the parallel dataflow executor (docs/design.md §5).
 //
 // A node starts as soon as all its parents have finished. Starting a node
 // computes its bindings from the parents' rows (CPU only), then spreads its

@@ -3,7 +3,7 @@
 // statements, how bindings are formed from the parents' rows, and the
 // resolved source (provider + pool).
 //
-// Strategy rules (DESIGN.md §5):
+// Strategy rules (docs/design.md §5):
 //   - no incoming mappings: kSingle;
 //   - write nodes: kBatched as one multi-row `INSERT … VALUES (…), (…)` per
 //     batch when the statement is a plain INSERT … VALUES (RewriteInsertBatched)

@@ -1,5 +1,5 @@
 // Internal: the `common` and `2pc` transaction modes (qg/transaction.h,
-// DESIGN.md §10) as a ConnectionBroker.
+// docs/design.md §10) as a ConnectionBroker.
 //
 // Participants are the sources a graph writes (one per (source, external
 // user) pool). Open() takes one connection from each participant's pool, in

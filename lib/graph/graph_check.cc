@@ -1,4 +1,4 @@
-// The semantic rules of QGDL (DESIGN.md §3), shared by ParseGraph() and
+// The semantic rules of QGDL (docs/design.md §3), shared by ParseGraph() and
 // ValidateGraph(): pointers are computed from node and edge indices, so a
 // graph built in C++ gets the same messages as the document it would be.
 #include <algorithm>

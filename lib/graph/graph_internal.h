@@ -61,7 +61,7 @@ class IssueList {
 // Escapes one reference token of a JSON pointer (RFC 6901: ~ -> ~0, / -> ~1).
 std::string EscapePointerToken(std::string_view token);
 
-// The semantic rules of DESIGN.md §3 on a built graph. `status` may be null
+// The semantic rules of docs/design.md §3 on a built graph. `status` may be null
 // (every field trusted, as for a graph built in C++).
 void CheckGraph(const Graph& graph, const ParseOptions& options, const GraphFieldStatus* status,
                 IssueList* issues);

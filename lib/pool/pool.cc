@@ -1,4 +1,4 @@
-// The connection pool of qg/pool.h (DESIGN.md §9).
+// The connection pool of qg/pool.h (docs/design.md §9).
 //
 // Invariants, all under mu_: in_use_ + idle_.size() + connecting_ never
 // exceeds pool_max (a connect is counted in connecting_ from the moment a

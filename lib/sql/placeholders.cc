@@ -1,4 +1,4 @@
-// Placeholder tokenizing and rewriting (qg/placeholders.h, DESIGN.md §4-5).
+// Placeholder tokenizing and rewriting (qg/placeholders.h, docs/design.md §4-5).
 #include "qg/placeholders.h"
 
 #include <algorithm>

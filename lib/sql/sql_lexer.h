@@ -1,5 +1,5 @@
 // Internal: a small SQL lexer shared by the placeholder tokenizer, the
-// batched rewriter and SQL providers (DESIGN.md §4).
+// batched rewriter and SQL providers (docs/design.md §4).
 //
 // It knows exactly enough SQL to never mistake text inside a string literal,
 // quoted identifier, comment or dollar quote for a placeholder, and to give

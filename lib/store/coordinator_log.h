@@ -1,4 +1,4 @@
-// Internal: the two-phase-commit coordinator log (DESIGN.md §10) — a SQLite
+// Internal: the two-phase-commit coordinator log (docs/design.md §10) — a SQLite
 // file (mode 0600, synchronous=FULL) recording, per 2pc graph, the
 // participants before the first PREPARE and the commit decision before the
 // first COMMIT PREPARED. Engine::Recover() reads it back after a crash.

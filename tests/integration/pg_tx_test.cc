@@ -1,4 +1,4 @@
-// Transactions across real servers (issue 5, DESIGN.md §10): `common` and
+// Transactions across real servers (issue 5, docs/design.md §10): `common` and
 // `2pc` graphs writing PostgreSQL 15, MariaDB and SQLite.
 //
 //  - atomicity: a chain of n writes over the three sources where node k

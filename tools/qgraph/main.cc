@@ -1,4 +1,4 @@
-// qgraph — the command-line front end of the qgraph library (DESIGN.md §1):
+// qgraph — the command-line front end of the qgraph library (docs/design.md §1):
 //
 //   qgraph run GRAPH.json --sources CATALOG.json [--param name=value]... [--transaction MODE]
 //   qgraph validate GRAPH.json [--sources CATALOG.json] [--param name=value]...
@@ -77,7 +77,7 @@ const char kRunHelp[] =
     "\"-\" to read the graph from stdin.\n"
     "\n"
     "Options:\n"
-    "  --sources FILE       the catalog of data sources (JSON, DESIGN.md §8)\n"
+    "  --sources FILE       the catalog of data sources (JSON, docs/design.md §8)\n"
     "  --catalog FILE       a persisted SQLite catalog instead (qgraph catalog exec)\n"
     "                       one of --sources and --catalog is required\n"
     "  --param NAME=VALUE   a graph input, passed as a string (repeatable)\n"
@@ -143,7 +143,7 @@ const char kCatalogHelp[] =
     "\n"
     "Options:\n"
     "  --catalog FILE       a persisted SQLite catalog (created on first use)\n"
-    "  --sources FILE       a JSON catalog (DESIGN.md §8)\n"
+    "  --sources FILE       a JSON catalog (docs/design.md §8)\n"
     "  --user NAME          the local user that picks the catalog's user mappings\n"
     "  --pretty             indent JSON output\n"
     "  --tx-log FILE        coordinator log for WITHIN COMMON 2PC TRANSACTION\n"

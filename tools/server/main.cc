@@ -1,4 +1,4 @@
-// qgraph-server — the /query_graph HTTP service (DESIGN.md §14): a thin main
+// qgraph-server — the /query_graph HTTP service (docs/design.md §14): a thin main
 // over the public library API (include/qg/) and its own HTTP layer
 // (http_server.h, Boost.Beast on Asio).
 //

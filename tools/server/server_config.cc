@@ -472,7 +472,7 @@ Options (each overrides the config file; durations: 250ms, 30s, 2m):
   --address ADDR                listen address (default 127.0.0.1)
   --port N                      listen port (default 8080); 0 picks a free port. Once
                                 listening, prints "listening on ADDR:PORT" to stdout
-  --catalog FILE                the catalog of data sources (JSON, DESIGN.md §8);
+  --catalog FILE                the catalog of data sources (JSON, docs/design.md §8);
                                 relative "connect" paths are relative to the working dir
   --threads N                   HTTP worker threads (default max-concurrent-graphs + 8)
   --engine-workers N            engine executor threads (default 4 x cores)

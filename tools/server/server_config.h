@@ -49,7 +49,7 @@ struct ServerConfig {
   int engine_workers = 0;          // qg::EngineOptions::workers
   std::vector<TokenEntry> tokens;  // empty: authentication off
   Limits limits;
-  std::string catalog_json;    // the catalog document (DESIGN.md §8)
+  std::string catalog_json;    // the catalog document (docs/design.md §8)
   std::string catalog_origin;  // "inline" or its path, for messages
   // Two-phase commit (qg::EngineOptions::coordinator_log): the SQLite file
   // recording commit decisions; "" = "2pc" graphs that write are refused.

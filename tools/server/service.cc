@@ -66,7 +66,7 @@ std::string LowerCodeName(absl::StatusCode code) {
   return s;
 }
 
-// HTTP status for an engine status (DESIGN.md §15 codes -> issue 6 mapping).
+// HTTP status for an engine status (docs/design.md §15 codes -> issue 6 mapping).
 int HttpStatusFor(const absl::Status& s) {
   switch (s.code()) {
     case absl::StatusCode::kOk:

@@ -1,5 +1,5 @@
 // Internal: the built-in CSV provider ("csv"), registered explicitly by the
-// engine (DESIGN.md §7).
+// engine (docs/design.md §7).
 //
 // Connection string: a directory (every *.csv file directly in it is a
 // table) or one .csv file. A table is named by its file name without

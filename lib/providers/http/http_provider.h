@@ -1,4 +1,4 @@
-// Internal: the built-in REST/JSON provider ("http"), on libcurl (DESIGN.md §7).
+// Internal: the built-in REST/JSON provider ("http"), on libcurl (docs/design.md §7).
 //
 // Source. `connect` is the base URL ("https://api.example.com/v1", may carry
 // a query such as ?api_key=..., which is redacted in every error). The

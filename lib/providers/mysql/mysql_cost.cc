@@ -1,4 +1,4 @@
-// Cost estimates from the server's own planner (DESIGN.md §11): EXPLAIN
+// Cost estimates from the server's own planner (docs/design.md §11): EXPLAIN
 // FORMAT=JSON of the statement, with the representative arguments bound.
 //
 // MariaDB's format: {"query_block": {"table": {"table_name", "access_type",

@@ -1,4 +1,4 @@
-// Cost estimates from SQLite's own planner (DESIGN.md §11).
+// Cost estimates from SQLite's own planner (docs/design.md §11).
 //
 // EXPLAIN QUERY PLAN tells, for each loop of the plan, whether SQLite scans a
 // table ("SCAN t") or probes an index ("SEARCH t USING INDEX i (a=?)").

@@ -1,5 +1,5 @@
 // Internal: the built-in SQLite provider ("sqlite"), registered explicitly by
-// the engine (DESIGN.md §7).
+// the engine (docs/design.md §7).
 //
 // Connection string: a file path, ":memory:" or a "file:" URI. A missing file
 // is an error (kNotFound naming the path) unless option create=true.

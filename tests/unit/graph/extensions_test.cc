@@ -1,4 +1,4 @@
-// QGDL extensions (DESIGN.md §3) and the configurable limits.
+// QGDL extensions (docs/design.md §3) and the configurable limits.
 #include <catch2/catch.hpp>
 #include <string>
 

@@ -1,5 +1,5 @@
 // ParseGraph(): the seed, structural rules, and every semantic rule of
-// DESIGN.md §3 with its exact message and pointer.
+// docs/design.md §3 with its exact message and pointer.
 #include <catch2/catch.hpp>
 #include <string>
 
