@@ -96,18 +96,17 @@ void Setup(const Server& s) {
   struct Side {
     std::string local_db, remote_db, srv, remote_table, foreign, columns;
   };
-  for (const Side& side :
-       {Side{"qg_users", "qg_orders", "bench_orders_srv", "bench_orders", "fdw_orders",
-             "order_id int, user_id int, amount numeric(12,2)"},
-        Side{"qg_orders", "qg_users", "bench_users_srv", "bench_users", "fdw_users",
-             "id int, name text, city text"}}) {
+  for (const Side& side : {Side{"qg_users", "qg_orders", "bench_orders_srv", "bench_orders",
+                                "fdw_orders", "order_id int, user_id int, amount numeric(12,2)"},
+                           Side{"qg_orders", "qg_users", "bench_users_srv", "bench_users",
+                                "fdw_users", "id int, name text, city text"}}) {
     {
       pqxx::connection su(s.Super(side.local_db));
       Exec(su, "CREATE EXTENSION IF NOT EXISTS postgres_fdw");
       Exec(su, "DROP SERVER IF EXISTS " + side.srv + " CASCADE");
       Exec(su, "CREATE SERVER " + side.srv +
-                   " FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port '" +
-                   s.port + "', dbname '" + side.remote_db + "', fetch_size '10000')");
+                   " FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port '" + s.port +
+                   "', dbname '" + side.remote_db + "', fetch_size '10000')");
       Exec(su, "GRANT USAGE ON FOREIGN SERVER " + side.srv + " TO " + s.user);
       pqxx::nontransaction tx(su);
       tx.exec("CREATE USER MAPPING FOR " + s.user + " SERVER " + side.srv + " OPTIONS (user " +

@@ -130,8 +130,7 @@ class QG_EXPORT Engine {
   // (a REST source answers its HEAD or health_check request). Bounded by
   // options.timeout (kDeadlineExceeded) and options.cancel. kNotFound for an
   // unknown source; errors name the source and never carry a secret.
-  virtual absl::Status CheckSource(std::string_view source,
-                                   const ExecuteOptions& options = {}) = 0;
+  virtual absl::Status CheckSource(std::string_view source, const ExecuteOptions& options = {}) = 0;
 
   // Live pool figures, keyed "source/user".
   virtual std::vector<std::pair<std::string, PoolStats>> PoolStatistics() const = 0;
