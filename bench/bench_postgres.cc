@@ -109,8 +109,10 @@ void Setup(const Server& s) {
                    "', dbname '" + side.remote_db + "', fetch_size '10000')");
       Exec(su, "GRANT USAGE ON FOREIGN SERVER " + side.srv + " TO " + s.user);
       pqxx::nontransaction tx(su);
-      tx.exec("CREATE USER MAPPING FOR " + s.user + " SERVER " + side.srv + " OPTIONS (user " +
-              tx.quote(s.user) + ", password " + tx.quote(s.password) + ")");
+      // esc() rather than quote(): GCC 12 reports a false -Wrestrict inside
+      // libpqxx's quote().
+      tx.exec("CREATE USER MAPPING FOR " + s.user + " SERVER " + side.srv + " OPTIONS (user '" +
+              tx.esc(s.user) + "', password '" + tx.esc(s.password) + "')");
     }
     pqxx::connection c(s.Conninfo(side.local_db));
     for (const char* estimate : {"false", "true"}) {

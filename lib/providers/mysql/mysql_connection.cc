@@ -572,7 +572,8 @@ absl::StatusOr<Endpoint> ParseEndpoint(const ConnectRequest& request) {
 
 // ---- MysqlConnection -------------------------------------------------------
 
-MysqlConnection::MysqlConnection(Endpoint endpoint) : endpoint_(std::move(endpoint)) {}
+MysqlConnection::MysqlConnection(Endpoint endpoint)
+    : endpoint_(std::move(endpoint)), kill_line_(KillLine::For(endpoint_)) {}
 
 MysqlConnection::~MysqlConnection() { CloseSession(); }
 
@@ -1109,15 +1110,71 @@ absl::Status MysqlConnection::Execute(const Statement& stmt, const std::vector<B
   return absl::OkStatus();
 }
 
-void MysqlConnection::KillQuery(unsigned long thread_id) {
-  MYSQL* m = mysql_init(nullptr);
-  if (m == nullptr) return;
-  SetOptions(m, endpoint_, std::min(endpoint_.connect_timeout, absl::Seconds(5)), absl::Seconds(5));
-  if (RealConnect(m, endpoint_, /*with_db=*/false) != nullptr) {
-    std::string sql = absl::StrCat("KILL QUERY ", thread_id);
-    (void)mysql_real_query(m, sql.data(), sql.size());
+KillLine::~KillLine() {
+  absl::MutexLock l(&mu_);
+  Close();
+}
+
+std::shared_ptr<KillLine> KillLine::For(const Endpoint& e) {
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* lines = new absl::flat_hash_map<std::string, std::weak_ptr<KillLine>>();
+  std::string key = absl::StrCat(e.host, "\n", e.port, "\n", e.unix_socket, "\n", e.user, "\n",
+                                 e.password, "\n", e.ssl_mode);
+  absl::MutexLock l(&mu);
+  for (auto it = lines->begin(); it != lines->end();) {
+    if (it->second.expired()) {
+      lines->erase(it++);
+    } else {
+      ++it;
+    }
   }
-  mysql_close(m);
+  std::weak_ptr<KillLine>& slot = (*lines)[key];
+  std::shared_ptr<KillLine> line = slot.lock();
+  if (line == nullptr) {
+    line = std::make_shared<KillLine>(e);
+    slot = line;
+  }
+  return line;
+}
+
+KillLine::Use::Use(KillLine* line) : line_(line) {
+  absl::MutexLock l(&line_->mu_);
+  ++line_->users_;
+}
+
+KillLine::Use::~Use() {
+  absl::MutexLock l(&line_->mu_);
+  if (--line_->users_ == 0) line_->Close();
+}
+
+bool KillLine::Open() {
+  if (mysql_ != nullptr) return true;
+  MYSQL* m = mysql_init(nullptr);
+  if (m == nullptr) return false;
+  SetOptions(m, endpoint_, std::min(endpoint_.connect_timeout, absl::Seconds(5)), absl::Seconds(5));
+  if (RealConnect(m, endpoint_, /*with_db=*/false) == nullptr) {
+    mysql_close(m);
+    return false;
+  }
+  mysql_ = m;
+  return true;
+}
+
+void KillLine::Close() {
+  if (mysql_ != nullptr) mysql_close(mysql_);
+  mysql_ = nullptr;
+}
+
+void KillLine::KillQuery(unsigned long thread_id) {
+  const std::string sql = absl::StrCat("KILL QUERY ", thread_id);
+  absl::MutexLock l(&mu_);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!Open()) return;
+    if (mysql_real_query(mysql_, sql.data(), sql.size()) == 0) return;
+    // Unknown thread: the statement's session is gone; nothing to kill.
+    if (mysql_errno(mysql_) == ER_NO_SUCH_THREAD) return;
+    Close();  // the line itself broke (server closed it): once more
+  }
 }
 
 void MysqlConnection::Cancel() {
@@ -1137,10 +1194,11 @@ void MysqlConnection::Cancel() {
     }
   } killer_end{this};
   const unsigned long tid = thread_id_.load(std::memory_order_acquire);
+  KillLine::Use use(kill_line_.get());
   // A KILL QUERY that reaches the server before it starts the statement is
   // forgotten: repeat (bounded) until the statement it aimed at has ended.
   for (int attempt = 0; attempt < kKillAttempts; ++attempt) {
-    KillQuery(tid);
+    kill_line_->KillQuery(tid);
     absl::MutexLock l(&mu_);
     auto ended = [this, seq]() { return !in_flight_ || exec_seq_ != seq; };
     if (mu_.AwaitWithTimeout(absl::Condition(&ended), kKillWait)) return;

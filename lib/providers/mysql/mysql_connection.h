@@ -66,6 +66,47 @@ absl::StatusOr<Endpoint> ParseEndpoint(const ConnectRequest& request);
 // the session is gone. Exposed for tests.
 absl::StatusCode CodeForError(unsigned int err, bool* breaks);
 
+// One side session per source and login through which KILL QUERY is sent
+// for every connection of that source, one at a time: cancelling N
+// statements at once takes one extra server session, not N (a session per
+// cancel kept the server above the pool's size while many graphs were
+// cancelled). Open only while some Cancel() uses it (Use), reopened once if
+// the server closed it.
+class KillLine {
+ public:
+  explicit KillLine(Endpoint endpoint) : endpoint_(std::move(endpoint)) {}
+  ~KillLine();
+  KillLine(const KillLine&) = delete;
+  KillLine& operator=(const KillLine&) = delete;
+
+  // The line shared by every connection with the same server and login.
+  static std::shared_ptr<KillLine> For(const Endpoint& endpoint);
+
+  // Held by a Cancel() for as long as it may send KILL QUERY; the last one
+  // to leave closes the side session.
+  class Use {
+   public:
+    explicit Use(KillLine* line);
+    ~Use();
+    Use(const Use&) = delete;
+    Use& operator=(const Use&) = delete;
+
+   private:
+    KillLine* line_;
+  };
+
+  void KillQuery(unsigned long thread_id);
+
+ private:
+  bool Open() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Close() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const Endpoint endpoint_;
+  absl::Mutex mu_;
+  MYSQL* mysql_ ABSL_GUARDED_BY(mu_) = nullptr;
+  int users_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
 class MysqlConnection final : public Connection {
  public:
   static constexpr size_t kMaxPrepared = 128;
@@ -141,10 +182,8 @@ class MysqlConnection final : public Connection {
                          std::string_view what, std::string_view sql);
   absl::Status CancelledStatus() const;
   bool InTransaction();
-  // Sends KILL QUERY for this session over a new side connection.
-  void KillQuery(unsigned long thread_id);
-
   const Endpoint endpoint_;
+  const std::shared_ptr<KillLine> kill_line_;
   MYSQL* mysql_ = nullptr;
   bool is_mariadb_ = true;
   std::atomic<unsigned long> thread_id_{0};
