@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/status_macros.h"
 #include "sql/sql_lexer.h"
 
 namespace qg::sqlite {
@@ -685,8 +686,7 @@ absl::Status SqliteConnection::Bind(sqlite3_stmt* s, int index, const Value& v) 
   return absl::OkStatus();
 }
 
-absl::Status SqliteConnection::Execute(const Statement& stmt, const std::vector<BoundArg>& args,
-                                       RowSink* sink, ExecStats* stats) {
+absl::Status SqliteConnection::CheckUsable() const {
   if (broken()) {
     return absl::UnavailableError(
         absl::StrCat("sqlite source '", source_, "': connection is broken"));
@@ -695,6 +695,12 @@ absl::Status SqliteConnection::Execute(const Statement& stmt, const std::vector<
     return absl::CancelledError(
         absl::StrCat("sqlite source '", source_, "': connection was cancelled"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteConnection::Execute(const Statement& stmt, const std::vector<BoundArg>& args,
+                                       RowSink* sink, ExecStats* stats) {
+  QG_RETURN_IF_ERROR(CheckUsable());
   if (args.size() != stmt.args.size()) {
     return absl::InvalidArgumentError(absl::StrCat("sqlite source '", source_, "': statement has ",
                                                    stmt.args.size(), " arguments, ", args.size(),
@@ -827,14 +833,7 @@ absl::Status SqliteConnection::RunSimple(const std::string& text) {
 }
 
 absl::Status SqliteConnection::RunInternal(const std::string& text) {
-  if (broken()) {
-    return absl::UnavailableError(
-        absl::StrCat("sqlite source '", source_, "': connection is broken"));
-  }
-  if (cancelled_.load(std::memory_order_acquire)) {
-    return absl::CancelledError(
-        absl::StrCat("sqlite source '", source_, "': connection was cancelled"));
-  }
+  QG_RETURN_IF_ERROR(CheckUsable());
   AccessScope scope(this, Access::kInternal);
   auto prepared = PrepareAs(text, Access::kInternal);
   if (!prepared.ok()) return prepared.status();

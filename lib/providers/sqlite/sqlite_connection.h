@@ -104,6 +104,8 @@ class SqliteConnection : public Connection {
   int Authorize(int action, const char* a1, const char* a2);
   // Prepares (or finds in the cache) `text` for `access`.
   absl::StatusOr<sqlite3_stmt*> PrepareAs(const std::string& text, Access access);
+  // kUnavailable once broken, kCancelled after Cancel() until Reset().
+  absl::Status CheckUsable() const;
   // Runs one of the provider's own statements (no rows).
   absl::Status RunInternal(const std::string& text);
   // Drops what a user left on the session: attachments, TEMP objects.
