@@ -820,7 +820,9 @@ std::string ServeBytes(std::string_view bytes, const HttpLimits& limits, HttpHan
     size_t used = parser.put(net::buffer(rest.data(), rest.size()), ec);
     rest.remove_prefix(used);
     if (ec == http::error::need_more) {
-      if (rest.empty()) {
+      // No more bytes will come: whatever is left (nothing, or a piece the
+      // parser cannot take yet) is where the client stopped.
+      if (rest.empty() || used == 0) {
         parser.put_eof(ec);
         if (ec) return out;  // incomplete body: the deadline ends it
         break;
