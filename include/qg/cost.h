@@ -27,11 +27,23 @@ struct BoundArg;
 struct CostEstimate {
   // Rows one execution returns (for a batched statement: for all its items).
   double rows = -1;  // -1: unknown
-  // Cost units are estimated milliseconds on an idle source.
-  double startup_cost = 0;  // fixed cost of one execution (round trip, planning)
-  double per_row_cost = 0;  // cost per row produced
-  bool uses_index = false;  // the lookup is an index probe, not a scan
-  std::string origin;       // "postgres EXPLAIN", "sqlite planner", "default", ...
+  // One unit: expected milliseconds on this source. An execution answering
+  // `b` bindings and returning `r` rows costs about
+  //   startup_cost + b * per_binding_cost + r * per_row_cost.
+  double startup_cost = 0;      // fixed cost of one execution (round trip, planning)
+  double per_binding_cost = 0;  // cost per binding (key) one execution answers
+  double per_row_cost = 0;      // cost per row produced
+  bool uses_index = false;      // the lookup is an index probe, not a scan
+  // True once scaled by what executions of this source actually cost on
+  // this machine (the engine's calibration).
+  bool calibrated = false;
+  std::string origin;  // "postgres EXPLAIN", "sqlite planner", "default", ...
+
+  bool rows_known() const { return rows >= 0; }
+  // Expected milliseconds of one execution answering `bindings` bindings.
+  double TotalMs(double bindings = 1) const {
+    return startup_cost + bindings * per_binding_cost + (rows > 0 ? rows : 0) * per_row_cost;
+  }
 };
 
 class QG_EXPORT CostEstimator {

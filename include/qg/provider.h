@@ -159,6 +159,13 @@ class QG_EXPORT Connection {
   // Global ids of prepared (in-doubt) transactions starting with `prefix`.
   virtual absl::StatusOr<std::vector<std::string>> ListPrepared(std::string_view prefix);
 
+  // Cost seam: what one execution of `stmt` with `args` (representative
+  // values; key arrays may hold only nulls) is expected to cost on this
+  // session, asked by the planner before it decides (qg/cost.h). Default:
+  // kUnimplemented (the engine then uses history or defaults).
+  virtual absl::StatusOr<CostEstimate> EstimateCost(const Statement& stmt,
+                                                    const std::vector<BoundArg>& args);
+
   // The server's id for this session (PostgreSQL backend pid, MySQL
   // connection id), for diagnostics and tests; "" when there is none.
   virtual std::string session_id() const { return {}; }

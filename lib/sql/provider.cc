@@ -30,6 +30,10 @@ absl::Status Connection::ReleaseSavepoint(std::string_view) { return NoTransacti
 absl::Status Connection::PrepareTransaction(std::string_view) { return NoTransactions(kTwoPhase); }
 absl::Status Connection::CommitPrepared(std::string_view) { return NoTransactions(kTwoPhase); }
 absl::Status Connection::RollbackPrepared(std::string_view) { return NoTransactions(kTwoPhase); }
+absl::StatusOr<CostEstimate> Connection::EstimateCost(const Statement&,
+                                                     const std::vector<BoundArg>&) {
+  return absl::UnimplementedError("this connection does not estimate costs");
+}
 absl::StatusOr<std::vector<std::string>> Connection::ListPrepared(std::string_view) {
   return NoTransactions(kTwoPhase);
 }
