@@ -8,7 +8,7 @@
 #include "qg.h"
 #include "qg/engine.h"
 #include "qg/graph.h"
-#include "qg/planner.h"
+#include "qg/plan.h"
 #include "qg/value.h"
 
 using qg::capi::Guard;

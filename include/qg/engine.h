@@ -34,7 +34,7 @@
 #include "qg/catalog.h"
 #include "qg/export.h"
 #include "qg/graph.h"
-#include "qg/planner.h"
+#include "qg/plan.h"
 #include "qg/pool.h"
 #include "qg/provider.h"
 #include "qg/result.h"

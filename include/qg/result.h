@@ -18,7 +18,7 @@
 #include "absl/status/status.h"
 #include "qg/export.h"
 #include "qg/graph.h"
-#include "qg/planner.h"
+#include "qg/plan.h"
 #include "qg/transaction.h"
 #include "qg/value.h"
 

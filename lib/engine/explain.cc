@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/json_writer.h"
-#include "qg/planner.h"
+#include "qg/plan.h"
 #include "qg/result.h"
 
 namespace qg {

@@ -38,7 +38,7 @@
 #include "qg/cancel.h"
 #include "qg/catalog.h"
 #include "qg/graph.h"
-#include "qg/planner.h"
+#include "qg/plan.h"
 #include "qg/pool.h"
 #include "qg/provider.h"
 

@@ -33,7 +33,7 @@
 #include "qg/engine.h"
 #include "qg/graph.h"
 #include "qg/output.h"
-#include "qg/planner.h"
+#include "qg/plan.h"
 #include "qg/result.h"
 #include "qg/value.h"
 

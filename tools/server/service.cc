@@ -14,7 +14,7 @@
 #include "qg/graph.h"
 #include "qg/json.h"
 #include "qg/output.h"
-#include "qg/planner.h"
+#include "qg/plan.h"
 #include "qg/result.h"
 #include "qg/value.h"
 

@@ -8,7 +8,7 @@
 #include "catalog_load_util.h"
 #include "engine_test_util.h"
 #include "qg/engine.h"
-#include "qg/planner.h"
+#include "qg/plan.h"
 
 namespace qg::enginetest {
 namespace {

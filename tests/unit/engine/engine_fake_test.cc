@@ -9,7 +9,7 @@
 
 #include "engine_test_util.h"
 #include "qg/engine.h"
-#include "qg/planner.h"
+#include "qg/plan.h"
 
 namespace qg::enginetest {
 namespace {

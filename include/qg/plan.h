@@ -1,11 +1,11 @@
-// qg/planner.h — the plan of a graph: per node its strategy, batch size,
+// qg/plan.h — the plan of a graph: per node its strategy, batch size,
 // parallel width, compiled statement and cost estimate; rendered by EXPLAIN
 // as text, JSON or Graphviz DOT (docs/design.md §11). With actuals from a
 // GraphResult (EXPLAIN ANALYZE) estimates and actuals sit side by side.
 //
 // Thread-safety: plain values.
-#ifndef QG_PLANNER_H_
-#define QG_PLANNER_H_
+#ifndef QG_PLAN_H_
+#define QG_PLAN_H_
 
 #include <cstdint>
 #include <string>
@@ -57,4 +57,4 @@ QG_EXPORT std::string RenderPlan(const Plan& plan, ExplainFormat format,
 
 }  // namespace qg
 
-#endif  // QG_PLANNER_H_
+#endif  // QG_PLAN_H_
