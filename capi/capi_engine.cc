@@ -61,6 +61,9 @@ int ToExecuteOptions(const char* function, const char* params_json, const qg_exe
   return QG_OK;
 }
 
+// Where each version of qg_pool_stats ends.
+constexpr size_t kPoolStatsEnd[] = {0, QG_CAPI_END_OF(qg_pool_stats, wait_seconds)};
+
 }  // namespace
 
 extern "C" {
@@ -108,7 +111,9 @@ QG_API int qg_pool_stats_init(qg_pool_stats* stats, unsigned int version) {
     if (int rc = CheckVersion("qg_pool_stats_init", version, QG_POOL_STATS_VERSION); rc != QG_OK) {
       return rc;
     }
-    *stats = qg_pool_stats QG_POOL_STATS_INIT;
+    qg_pool_stats fresh = QG_POOL_STATS_INIT;
+    fresh.version = version;
+    qg::capi::WriteVersioned(fresh, stats, version, kPoolStatsEnd);
     return QG_OK;
   });
 }
@@ -280,16 +285,20 @@ QG_API int qg_engine_pool_stats(qg_engine* engine, int i, qg_pool_stats* out) {
     }
     name = std::move(all[i].first);
     const qg::PoolStats& s = all[i].second;
-    out->name = name.c_str();
-    out->in_use = s.in_use;
-    out->idle = s.idle;
-    out->waiting = s.waiting;
-    out->max = s.max;
-    out->created = s.created;
-    out->closed = s.closed;
-    out->broken = s.broken;
-    out->timeouts = s.timeouts;
-    out->wait_seconds = s.wait_seconds;
+    // Filled whole here, written back only as far as the caller's version.
+    qg_pool_stats full = QG_POOL_STATS_INIT;
+    full.version = out->version;
+    full.name = name.c_str();
+    full.in_use = s.in_use;
+    full.idle = s.idle;
+    full.waiting = s.waiting;
+    full.max = s.max;
+    full.created = s.created;
+    full.closed = s.closed;
+    full.broken = s.broken;
+    full.timeouts = s.timeouts;
+    full.wait_seconds = s.wait_seconds;
+    qg::capi::WriteVersioned(full, out, out->version, kPoolStatsEnd);
     return QG_OK;
   });
 }

@@ -4,6 +4,8 @@
 #ifndef QG_CAPI_CAPI_INTERNAL_H_
 #define QG_CAPI_CAPI_INTERNAL_H_
 
+#include <cstddef>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <new>
@@ -60,6 +62,28 @@ T GuardValue(T fallback, F&& body) noexcept {
     return fallback;
   }
 }
+
+// Versioned structs (docs/design.md §2.2): a caller built against version v
+// owns only the bytes version v had. `v_end[v]` is where version v of `T`
+// ends (index 0 unused); the newest version is the whole struct. The library
+// reads and writes only those bytes, as SQLite reads members up to iVersion.
+template <typename T, size_t N>
+size_t VersionBytes(unsigned int version, const size_t (&v_end)[N]) {
+  return version < N ? v_end[version] : sizeof(T);
+}
+// A caller's struct as the library's version: its bytes, the rest zero.
+template <typename T, size_t N>
+T ReadVersioned(const T* caller, unsigned int version, const size_t (&v_end)[N]) {
+  T out{};
+  std::memcpy(static_cast<void*>(&out), caller, VersionBytes<T>(version, v_end));
+  return out;
+}
+// Writes the caller's version of `value` into `caller`.
+template <typename T, size_t N>
+void WriteVersioned(const T& value, T* caller, unsigned int version, const size_t (&v_end)[N]) {
+  std::memcpy(static_cast<void*>(caller), &value, VersionBytes<T>(version, v_end));
+}
+#define QG_CAPI_END_OF(type, member) (offsetof(type, member) + sizeof(type::member))
 
 // A malloc'ed NUL-terminated copy (freed with qg_free), or nullptr.
 char* CopyOut(std::string_view s);

@@ -17,7 +17,9 @@
 
 using qg::capi::Guard;
 using qg::capi::NullArgument;
+using qg::capi::ReadVersioned;
 using qg::capi::SetError;
+using qg::capi::WriteVersioned;
 
 struct qg_row_sink {
   qg::RowSink* rep = nullptr;  // null: the rows are not wanted
@@ -208,6 +210,9 @@ int SinkPush(qg_row_sink* sink, const char* function, qg::Value v) {
 
 bool ValidType(int type) { return type >= QG_TYPE_NULL && type <= QG_TYPE_JSON; }
 
+// Where each version of qg_provider_vtable ends.
+constexpr size_t kVtableEnd[] = {0, QG_CAPI_END_OF(qg_provider_vtable, destroy)};
+
 }  // namespace
 
 extern "C" {
@@ -328,7 +333,9 @@ QG_API int qg_provider_vtable_init(qg_provider_vtable* vtable, unsigned int vers
       return SetError(QG_INVALID_ARGUMENT,
                       "qg_provider_vtable_init: unsupported version " + std::to_string(version));
     }
-    *vtable = qg_provider_vtable QG_PROVIDER_VTABLE_INIT;
+    qg_provider_vtable fresh = QG_PROVIDER_VTABLE_INIT;
+    fresh.version = version;
+    WriteVersioned(fresh, vtable, version, kVtableEnd);
     return QG_OK;
   });
 }
@@ -343,15 +350,17 @@ QG_API int qg_engine_register_provider(qg_engine* engine, const qg_provider_vtab
       return SetError(QG_INVALID_ARGUMENT, std::string(kFn) + ": unsupported vtable version " +
                                                std::to_string(vtable->version));
     }
-    if (vtable->name == nullptr || vtable->name[0] == '\0') {
+    // Only the bytes of the caller's version are read.
+    const qg_provider_vtable vt = ReadVersioned(vtable, vtable->version, kVtableEnd);
+    if (vt.name == nullptr || vt.name[0] == '\0') {
       return SetError(QG_INVALID_ARGUMENT, std::string(kFn) + ": vtable name is empty");
     }
-    if (vtable->connect == nullptr) return NullArgument(kFn, "vtable->connect");
-    if (vtable->disconnect == nullptr) return NullArgument(kFn, "vtable->disconnect");
-    if (vtable->execute == nullptr) return NullArgument(kFn, "vtable->execute");
+    if (vt.connect == nullptr) return NullArgument(kFn, "vtable->connect");
+    if (vt.disconnect == nullptr) return NullArgument(kFn, "vtable->disconnect");
+    if (vt.execute == nullptr) return NullArgument(kFn, "vtable->execute");
     auto state = std::make_shared<ProviderState>();
-    state->vt = *vtable;
-    state->name = vtable->name;
+    state->vt = vt;
+    state->name = vt.name;
     state->vt.name = nullptr;  // the copy in `name` is the one used
     state->payload = payload;
     absl::Status s = engine->rep->RegisterProvider(std::make_shared<CProvider>(state));
