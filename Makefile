@@ -1,8 +1,10 @@
 # Thin wrapper over CMake (the DuckDB convention). Every target installs the
 # Debian packages it needs first (scripts/install-deps.sh is quiet when they
 # are there).
-#   make          Release build in build/ (build/bin/qgraph, build/bin/qgraph-server)
+#   make          Release build in build/ (build/bin/qgraph, build/bin/qgraph-server);
+#                 installs only what building needs (no database servers)
 #   make demo     the seed's example graph on local SQLite files
+#   make unit     builds and runs only the unit tests (no servers; seconds once built)
 #   make test     every test: unit, integration (real PostgreSQL/MariaDB started
 #                 by scripts/), C ABI, CLI, then the ASan+UBSan build of the
 #                 tests, the ThreadSanitizer build of the unit tests and a 30 s
@@ -19,15 +21,20 @@ SECONDS ?= 30
 # C ABI and CLI tests stay out of it, to keep it near 10 minutes).
 TSAN_TARGETS ?= test_common test_sql test_graph test_result test_pool test_store test_catalog \
   test_sqlite test_csv test_engine
+# `make unit`: those and the HTTP provider's (its test server is in-process).
+UNIT_TARGETS ?= $(TSAN_TARGETS) test_http
 
-.PHONY: all deps build demo test test-release test-asan test-tsan fuzz bench soak clean format
+.PHONY: all deps deps-build build demo unit test test-release test-asan test-tsan fuzz bench soak clean format
 
 all: build
 
 deps:
-	@bash scripts/install-deps.sh
+	@bash scripts/install-deps.sh test
 
-build: deps
+deps-build:
+	@bash scripts/install-deps.sh build
+
+build: deps-build
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
@@ -36,10 +43,15 @@ demo: build
 	@$(BUILD)/bin/qgraph run examples/graphs/seed.json --sources examples/catalog.json \
 	  --param city=Paris --shape nested
 
+unit: deps-build
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS) --target $(UNIT_TARGETS)
+	@bash scripts/run-tests.sh $(BUILD) -L unit
+
 test: test-release test-asan test-tsan fuzz
 	@echo "make test: all suites passed"
 
-test-release: build
+test-release: deps build
 	@bash scripts/make-example-data.sh $(BUILD)
 	@bash scripts/run-tests.sh $(BUILD)
 

@@ -1,18 +1,35 @@
 #!/usr/bin/env bash
-# Installs exactly the Debian 12 packages qgraph needs to build and test.
-# Idempotent and quiet when everything is already there; runs apt-get update
-# once, only when something is missing. Needs root (or sudo) to install.
+# Installs exactly the Debian 12 packages qgraph needs. Idempotent and quiet
+# when everything is already there; runs apt-get update once, only when
+# something is missing. Needs root (or sudo) to install.
+#
+#   install-deps.sh build   what `make` (and `make demo`, `make unit`) needs:
+#                           compilers, libraries, the sqlite3 CLI
+#   install-deps.sh [test]  that plus what the full test suite needs: the
+#                           PostgreSQL and MariaDB servers the integration
+#                           tests start, clang for the fuzzers, curl and
+#                           python3 for the server tests
 set -euo pipefail
 
-PKGS=(
+group=${1:-test}
+BUILD_PKGS=(
   build-essential cmake pkg-config git
   libsimdjson-dev libfmt-dev libabsl-dev libsqlite3-dev sqlite3 catch2
-  clang libclang-rt-14-dev
-  libpqxx-dev libpq-dev postgresql postgresql-contrib
-  libmariadb-dev mariadb-server mariadb-client
-  libcurl4-openssl-dev libcpp-httplib-dev libboost-dev curl python3
+  libpqxx-dev libpq-dev libmariadb-dev
+  libcurl4-openssl-dev libcpp-httplib-dev libboost-dev
   graphviz
 )
+TEST_PKGS=(
+  clang libclang-rt-14-dev
+  postgresql postgresql-contrib
+  mariadb-server mariadb-client
+  curl python3
+)
+case "$group" in
+  build) PKGS=("${BUILD_PKGS[@]}") ;;
+  test) PKGS=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}") ;;
+  *) echo "install-deps: unknown group '$group' (build or test)" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${PKGS[@]}"; do
