@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "qg/duration.h"
 #include "qg/export.h"
 #include "qg/pool.h"
 
@@ -125,9 +126,6 @@ class QG_EXPORT Catalog {
 // (AddSource, ReplaceSource); FromJson's error gives the JSON pointer of
 // "connect" and the statements' the line:column of the CONNECT string.
 QG_EXPORT absl::Status CheckConnectCredentials(std::string_view connect);
-
-// "5s", "250ms", "2m", "1h", "1.5s", or a bare number of seconds.
-QG_EXPORT absl::StatusOr<absl::Duration> ParseDuration(std::string_view text);
 
 // Applies one option (from JSON "options" or the RFC's OPTIONS 'k=v;…') to a
 // source: engine keys (pool_min, pool_max, acquire_timeout, idle_timeout,

@@ -41,6 +41,46 @@ inline std::string Lower(std::string_view s) {
   return out;
 }
 
+// True when `s` is exactly one JSON number (RFC 8259: no leading zeros, no
+// NaN/Infinity, no '+', digits after '.' and in the exponent).
+inline bool IsJsonNumber(std::string_view s) {
+  size_t i = 0;
+  auto digit = [&] { return i < s.size() && s[i] >= '0' && s[i] <= '9'; };
+  auto digits = [&] {
+    const size_t start = i;
+    while (digit()) ++i;
+    return i > start;
+  };
+  if (i < s.size() && s[i] == '-') ++i;
+  if (i < s.size() && s[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (!digits()) return false;
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == s.size();
+}
+
+// `name` as a quoted SQL identifier: wrapped in `quote` with every `quote`
+// inside doubled ('"' for SQLite and standard SQL, '`' for MySQL/MariaDB).
+inline std::string QuoteIdent(std::string_view name, char quote = '"') {
+  std::string out(1, quote);
+  for (char c : name) {
+    if (c == quote) out += quote;
+    out += c;
+  }
+  out += quote;
+  return out;
+}
+
 // How much of a piece of input an error message quotes.
 inline constexpr size_t kMaxQuotedBytes = 200;
 

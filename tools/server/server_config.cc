@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "qg/catalog.h"
+#include "qg/duration.h"
 
 namespace qgraph_server {
 namespace {

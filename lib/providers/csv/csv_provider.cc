@@ -15,6 +15,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
+#include "common/strings.h"
 #include "fmt/format.h"
 #include "providers/csv/csv_reader.h"
 #include "providers/sqlite/sqlite_provider.h"
@@ -28,22 +29,6 @@ using csv::CsvOptions;
 using csv::CsvTable;
 
 constexpr size_t kMaxPlaceholders = 32766;  // the inner SQLite's limit
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string QuoteIdent(std::string_view name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-  return out;
-}
 
 // One file's identity: a change of either means "reload".
 struct FileStamp {

@@ -13,7 +13,7 @@
 #include "common/strings.h"
 #include "fmt/format.h"
 #include "providers/http/http_extract.h"
-#include "qg/catalog.h"
+#include "qg/duration.h"
 #include "simdjson.h"
 
 namespace qg::http {

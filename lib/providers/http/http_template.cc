@@ -6,6 +6,7 @@
 
 #include "common/json_writer.h"
 #include "common/status_macros.h"
+#include "common/strings.h"
 #include "fmt/format.h"
 
 namespace qg::http {
@@ -171,34 +172,6 @@ std::string IntegralText(double d) {
     return fmt::format("{}", static_cast<int64_t>(d));
   }
   return Value::Double(d).ToText();
-}
-
-// JSON number grammar (RFC 8259).
-bool IsJsonNumber(std::string_view s) {
-  size_t i = 0;
-  if (i < s.size() && s[i] == '-') ++i;
-  if (i >= s.size()) return false;
-  if (s[i] == '0') {
-    ++i;
-  } else if (std::isdigit(static_cast<unsigned char>(s[i]))) {
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-  } else {
-    return false;
-  }
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    size_t d = 0;
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++d;
-    if (d == 0) return false;
-  }
-  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-    ++i;
-    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-    size_t d = 0;
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++d;
-    if (d == 0) return false;
-  }
-  return i == s.size();
 }
 
 const Value* Find(const Bindings& b, const std::string& name) {

@@ -17,6 +17,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/strings.h"
+#include "qg/duration.h"
 
 namespace qg::mysql {
 namespace {
@@ -47,10 +49,7 @@ std::string Scrub(std::string msg, std::string_view secret) {
 }
 
 absl::StatusOr<absl::Duration> ParseDur(std::string_view key, const std::string& value) {
-  double secs = 0;
-  absl::Duration d;
-  if (absl::SimpleAtod(value, &secs) && secs >= 0) return absl::Seconds(secs);
-  if (absl::ParseDuration(value, &d) && d >= absl::ZeroDuration()) return d;
+  if (absl::StatusOr<absl::Duration> d = qg::ParseDuration(value); d.ok()) return *d;
   return absl::InvalidArgumentError(absl::StrCat("mysql option ", Av(key), "='", value,
                                                  "' is not a duration (\"30s\", \"500ms\")"));
 }
@@ -388,16 +387,6 @@ std::string HexLiteral(std::string_view bytes) {
     out += kHex[c & 15];
   }
   out += '\'';
-  return out;
-}
-
-std::string QuoteIdent(std::string_view name) {
-  std::string out = "`";
-  for (char c : name) {
-    if (c == '`') out += '`';
-    out += c;
-  }
-  out += '`';
   return out;
 }
 
@@ -1437,17 +1426,17 @@ absl::Status MysqlConnection::Rollback() {
 
 absl::Status MysqlConnection::Savepoint(std::string_view name) {
   if (name.empty()) return absl::InvalidArgumentError("mysql: empty savepoint name");
-  return Simple("savepoint", "SAVEPOINT " + QuoteIdent(name));
+  return Simple("savepoint", "SAVEPOINT " + QuoteIdent(name, '`'));
 }
 
 absl::Status MysqlConnection::RollbackToSavepoint(std::string_view name) {
   if (name.empty()) return absl::InvalidArgumentError("mysql: empty savepoint name");
-  return Simple("rollback to savepoint", "ROLLBACK TO SAVEPOINT " + QuoteIdent(name), false);
+  return Simple("rollback to savepoint", "ROLLBACK TO SAVEPOINT " + QuoteIdent(name, '`'), false);
 }
 
 absl::Status MysqlConnection::ReleaseSavepoint(std::string_view name) {
   if (name.empty()) return absl::InvalidArgumentError("mysql: empty savepoint name");
-  return Simple("release savepoint", "RELEASE SAVEPOINT " + QuoteIdent(name));
+  return Simple("release savepoint", "RELEASE SAVEPOINT " + QuoteIdent(name, '`'));
 }
 
 absl::Status MysqlConnection::PrepareTransaction(std::string_view gid) {

@@ -224,8 +224,6 @@ absl::Status CheckNoTransactionControl(std::string_view sql);
 
 // `bytes` as a hex string literal X'..' (for XA ids: never spliced raw).
 std::string HexLiteral(std::string_view bytes);
-// `name` as a backquoted identifier (backquotes doubled).
-std::string QuoteIdent(std::string_view name);
 
 }  // namespace qg::mysql
 

@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
 #include "common/json_writer.h"
+#include "common/strings.h"
 #include "providers/postgres/pg_status.h"
 
 namespace qg::pg {
@@ -78,28 +79,6 @@ const Builtin* FindBuiltin(uint32_t oid) {
     if (b.oid == oid) return &b;
   }
   return nullptr;
-}
-
-// True when `s` is a JSON number as PostgreSQL prints numbers (no NaN/Inf).
-bool IsJsonNumber(std::string_view s) {
-  if (s.empty()) return false;
-  size_t i = 0;
-  if (s[i] == '-') ++i;
-  if (i >= s.size() || !absl::ascii_isdigit(s[i])) return false;
-  if (s[i] == '0' && i + 1 < s.size() && absl::ascii_isdigit(s[i + 1])) return false;
-  while (i < s.size() && absl::ascii_isdigit(s[i])) ++i;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    if (i >= s.size() || !absl::ascii_isdigit(s[i])) return false;
-    while (i < s.size() && absl::ascii_isdigit(s[i])) ++i;
-  }
-  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-    ++i;
-    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-    if (i >= s.size() || !absl::ascii_isdigit(s[i])) return false;
-    while (i < s.size() && absl::ascii_isdigit(s[i])) ++i;
-  }
-  return i == s.size();
 }
 
 void AppendElementJson(std::string_view elem, ValueType type, std::string* out) {

@@ -11,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "common/strings.h"
+#include "qg/duration.h"
 #include "sql/sql_lexer.h"
 
 namespace qg::sqlite {
@@ -183,16 +185,6 @@ std::string Shorten(std::string_view sql) {
   return absl::StrCat(Av(sql.substr(0, kMax)), "... (", sql.size(), " bytes)");
 }
 
-std::string QuoteIdent(std::string_view name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-  return out;
-}
-
 // How TEXT cells of a column are refined by its declared type.
 enum class TextKind { kString, kDecimal, kTimestamp, kJson };
 
@@ -342,12 +334,12 @@ absl::StatusOr<ConnectOptions> ParseOptions(const std::map<std::string, std::str
   ConnectOptions out;
   for (const auto& [key, value] : options) {
     if (key == "busy_timeout") {
+      // A bare integer is milliseconds here (SQLite's own unit for it).
       int64_t ms = 0;
-      absl::Duration d;
       if (absl::SimpleAtoi(value, &ms) && ms >= 0) {
         out.busy_timeout = absl::Milliseconds(ms);
-      } else if (absl::ParseDuration(value, &d) && d >= absl::ZeroDuration()) {
-        out.busy_timeout = d;
+      } else if (absl::StatusOr<absl::Duration> d = ParseDuration(value); d.ok()) {
+        out.busy_timeout = *d;
       } else {
         return absl::InvalidArgumentError(absl::StrCat("sqlite option busy_timeout='", value,
                                                        "' is not a duration (\"5s\", \"250ms\")"));
