@@ -109,7 +109,7 @@ class Collect final : public RowSink {
 
 }  // namespace
 
-absl::StatusOr<CostEstimate> MysqlConnection::Estimate(const Statement& stmt,
+absl::StatusOr<CostEstimate> MysqlConnection::EstimateCost(const Statement& stmt,
                                                        const std::vector<BoundArg>& args) {
   Statement explain;
   explain.text = "EXPLAIN FORMAT=JSON " + stmt.text;

@@ -1041,7 +1041,7 @@ double Number(simdjson::dom::element e, const char* key) {
 
 }  // namespace
 
-absl::StatusOr<CostEstimate> PostgresConnection::Estimate(const Statement& stmt,
+absl::StatusOr<CostEstimate> PostgresConnection::EstimateCost(const Statement& stmt,
                                                           const std::vector<BoundArg>& args) {
   std::vector<BoundArg> use = args;
   use.resize(stmt.args.size());
