@@ -167,6 +167,40 @@ TEST_CASE("cost: a host estimator's chosen estimates reach the plan", "[engine][
   CHECK(users->calls == 1);
 }
 
+TEST_CASE("cost: ALTER of a source drops its estimates and calibration", "[engine][cost]") {
+  TempDir dir;
+  MakeSeed(dir);
+  EngineOptions options;
+  auto users = std::make_shared<ChosenEstimator>(Chosen(42, 0.5, 0.01));
+  options.cost_estimators["db_users"] = users;
+  auto engine = SeedEngine(dir, std::move(options));
+  auto g = ParseGraph(kSeed, engine->GraphParseOptions());
+  REQUIRE(g.ok());
+  ExecuteOptions opts;
+  opts.params = {{"city", Value::String("c3")}};
+  opts.estimate_costs = true;
+  REQUIRE(engine->Execute(*g, opts).ok());
+  auto calibrated = engine->Explain(*g, opts);
+  REQUIRE(calibrated.ok());
+  // Learned from the run: 50 users in c3, not the estimator's 42.
+  CHECK(Find(*calibrated, "user_data")->estimate.calibrated);
+  CHECK(Find(*calibrated, "user_data")->expected_rows == 50);
+  CHECK(users->calls == 1);
+
+  auto altered = engine->ExecuteStatements(
+      "ALTER EXTERNAL DATA SOURCE db_users PROVIDER sqlite CONNECT '" + dir.File("users.sqlite") +
+      "' OPTIONS 'pool_max=3';");
+  INFO(altered.status().message());
+  REQUIRE(altered.ok());
+  auto fresh = engine->Explain(*g, opts);
+  REQUIRE(fresh.ok());
+  CHECK(users->calls == 2);  // asked again
+  CHECK_FALSE(Find(*fresh, "user_data")->estimate.calibrated);
+  CHECK(Find(*fresh, "user_data")->expected_rows == 42);
+  // The other source keeps what it learned.
+  CHECK(Find(*fresh, "order_data")->estimate.calibrated);
+}
+
 TEST_CASE("cost: a failing or nonsensical estimator gives a safe default, and EXPLAIN says so",
           "[engine][cost]") {
   const double nan = std::numeric_limits<double>::quiet_NaN();
