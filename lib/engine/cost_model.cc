@@ -15,6 +15,9 @@ constexpr double kAlpha = 0.5;
 constexpr double kMinFactor = 1e-4;
 constexpr double kMaxFactor = 1e4;
 constexpr size_t kMaxReason = 200;
+// Shapes kept at most; past it the cache starts over (many distinct graph
+// texts must not grow memory without bound).
+constexpr size_t kMaxEntries = 100000;
 
 bool BadCost(double v) { return !std::isfinite(v) || v < 0; }
 
@@ -168,6 +171,7 @@ CostEstimate CostModel::Estimate(const PlannedNode& pn, const std::string& shape
     }
   }
   absl::MutexLock lock(&mu_);
+  if (entries_.size() >= kMaxEntries && !entries_.contains(key)) entries_.clear();
   Entry& e = entries_[key];
   if (!e.fetched) {
     if (fetched && e.samples > 0) e.samples = 0;  // the factor was against another basis
@@ -215,7 +219,9 @@ void CostModel::Record(const std::string& source, const std::string& shape,
   const double bindings = std::max<double>(1, static_cast<double>(obs.bindings));
   const double rows = static_cast<double>(obs.rows);
   absl::MutexLock lock(&mu_);
-  auto [it, inserted] = entries_.try_emplace(Key(source, shape));
+  const std::string key = Key(source, shape);
+  if (entries_.size() >= kMaxEntries && !entries_.contains(key)) entries_.clear();
+  auto [it, inserted] = entries_.try_emplace(key);
   Entry& e = it->second;
   if (inserted) e.raw = DefaultCostEstimate();
   e.rows_per_binding = Ewma(e.rows_per_binding, rows / bindings, e.rows_per_binding < 0);
