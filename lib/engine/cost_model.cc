@@ -46,7 +46,9 @@ std::vector<BoundArg> EstimateArgs(const Statement& stmt, const ParamList* param
   return args;
 }
 
-double Ewma(double old, double now, bool first) { return first ? now : kAlpha * now + (1 - kAlpha) * old; }
+double Ewma(double old, double now, bool first) {
+  return first ? now : kAlpha * now + (1 - kAlpha) * old;
+}
 
 }  // namespace
 
@@ -105,8 +107,8 @@ std::string CostModel::Key(const std::string& source, const std::string& shape) 
 
 std::string CostModel::Shape(const PlannedNode& pn, bool batched) {
   if (!batched) return pn.plain.text;
-  return absl::StrCat(pn.form == BatchForm::kAnyArray ? "any-array" : "in-list", std::string(1, '\0'),
-                      pn.plain.text);
+  return absl::StrCat(pn.form == BatchForm::kAnyArray ? "any-array" : "in-list",
+                      std::string(1, '\0'), pn.plain.text);
 }
 
 CostEstimate CostModel::Calibrated(const Entry& e, const std::string& source, double items) const {
@@ -153,15 +155,15 @@ CostEstimate CostModel::Estimate(const PlannedNode& pn, const std::string& shape
     } else {
       auto ov = overrides_.find(src.name);
       const bool host = ov != overrides_.end() && ov->second != nullptr;
-      const std::string origin = host ? std::string("host estimator")
-                                      : std::string(src.provider->name());
+      const std::string origin =
+          host ? std::string("host estimator") : std::string(src.provider->name());
       absl::StatusOr<CostEstimate> est =
           host ? ov->second->Estimate(**conn, stmt, EstimateArgs(stmt, in.params))
                : (*conn)->EstimateCost(stmt, EstimateArgs(stmt, in.params));
       if ((*conn)->broken()) conn->MarkBroken();
       if (!est.ok() && est.status().code() == absl::StatusCode::kUnimplemented) {
-        raw.fallback_reason = absl::StrCat("provider \"", std::string(src.provider->name()),
-                                           "\" gives no estimate");
+        raw.fallback_reason =
+            absl::StrCat("provider \"", std::string(src.provider->name()), "\" gives no estimate");
         fetched = true;  // asking again will not help
       } else {
         raw = SanitizeEstimate(est, origin);

@@ -91,10 +91,10 @@ class CostModel {
  private:
   struct Entry {
     CostEstimate raw;
-    bool fetched = false;    // raw came from the source (not the default)
-    double items = 1;        // bindings the raw estimate's statement answers
+    bool fetched = false;          // raw came from the source (not the default)
+    double items = 1;              // bindings the raw estimate's statement answers
     double rows_per_binding = -1;  // EWMA of observed rows / bindings
-    double ms_factor = 1;    // EWMA of actual / raw-predicted ms
+    double ms_factor = 1;          // EWMA of actual / raw-predicted ms
     int samples = 0;
   };
   struct SourceCalibration {

@@ -180,12 +180,11 @@ class EngineImpl final : public Engine {
     QG_RETURN_IF_ERROR(ValidateGraph(graph, GraphParseOptions(&options.params)));
     const TransactionMode mode = options.transaction.value_or(graph.transaction);
     const ParamList params = MergeParams(graph, options);
-    QG_ASSIGN_OR_RETURN(
-        std::shared_ptr<PlannedGraph> planned,
-        Prepare(graph, options, params,
-                options_.estimate_costs_on_execute || options.estimate_costs
-                    ? CostMode::kFetch
-                    : CostMode::kCachedOnly));
+    QG_ASSIGN_OR_RETURN(std::shared_ptr<PlannedGraph> planned,
+                        Prepare(graph, options, params,
+                                options_.estimate_costs_on_execute || options.estimate_costs
+                                    ? CostMode::kFetch
+                                    : CostMode::kCachedOnly));
     planned->plan.transaction = mode;
     QG_ASSIGN_OR_RETURN(std::vector<std::shared_ptr<SourceHandle>> participants,
                         TransactionParticipants(*planned, mode, txlog_ != nullptr));

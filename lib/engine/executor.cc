@@ -1171,11 +1171,10 @@ void GraphRun::FinishNode(int i, NodeStatus status) {
   // says nothing of its cost.
   if (status == NodeStatus::kOk && ctx_.cost_model != nullptr &&
       (pn.groups.empty() || r.stats.bindings > 0)) {
-    ctx_.cost_model->Record(pn.source->name, pn.cost_shape,
-                            CostObservation{(r.stats.end_ns - r.stats.start_ns) / 1e6,
-                                            r.stats.round_trips,
-                                            std::max<int64_t>(r.stats.bindings, 1),
-                                            static_cast<int64_t>(r.num_rows)});
+    ctx_.cost_model->Record(
+        pn.source->name, pn.cost_shape,
+        CostObservation{(r.stats.end_ns - r.stats.start_ns) / 1e6, r.stats.round_trips,
+                        std::max<int64_t>(r.stats.bindings, 1), static_cast<int64_t>(r.num_rows)});
   }
 
   std::vector<int> ready;

@@ -66,9 +66,9 @@ std::string OrUnknown(double v) { return v < 0 ? "unknown" : Num(v); }
 
 // The node as a whole: expected bindings, rows and ms, and the alternatives.
 std::string ExpectedText(const NodePlan& np) {
-  std::string s = absl::StrCat("bindings=", OrUnknown(np.expected_bindings),
-                               " rows=", OrUnknown(np.expected_rows),
-                               " ms=", OrUnknown(np.expected_ms));
+  std::string s =
+      absl::StrCat("bindings=", OrUnknown(np.expected_bindings),
+                   " rows=", OrUnknown(np.expected_rows), " ms=", OrUnknown(np.expected_ms));
   if (np.ms_per_binding >= 0) absl::StrAppend(&s, " per_binding_ms=", Num(np.ms_per_binding));
   if (np.ms_batched >= 0) absl::StrAppend(&s, " batched_ms=", Num(np.ms_batched));
   return s;

@@ -74,7 +74,7 @@ struct PlannerInputs {
   int workers = 1;
   CostMode cost_mode = CostMode::kCachedOnly;
   CostModel* cost_model = nullptr;  // null: default estimates
-  CancelToken* cancel = nullptr;  // for connections taken to estimate
+  CancelToken* cancel = nullptr;    // for connections taken to estimate
 };
 
 // One input group of a dependent node: the parameters fed by one parent,

@@ -83,8 +83,9 @@ TEST_CASE("mysql engine: EXPLAIN ANALYZE estimates of the seed graph are within 
           "[mysql][engine][cost]") {
   SeedMysql();
   auto engine = SeedEngine();
-  CheckSeedEstimatesConverge(
-      *engine, ReadFile(std::string(QG_SOURCE_DIR) + "/examples/graphs/seed.json"), "mysql EXPLAIN");
+  CheckSeedEstimatesConverge(*engine,
+                             ReadFile(std::string(QG_SOURCE_DIR) + "/examples/graphs/seed.json"),
+                             "mysql EXPLAIN");
 }
 
 TEST_CASE("mysql engine: the seed graph on two MariaDB databases equals the native join",

@@ -89,9 +89,9 @@ TEST_CASE("pg engine: EXPLAIN ANALYZE estimates of the seed graph are within 2x 
           "[postgres][engine][cost]") {
   SeedData();
   auto engine = MakeEngine();
-  CheckSeedEstimatesConverge(
-      *engine, ReadFile(std::string(QG_SOURCE_DIR) + "/examples/graphs/seed_pg.json"),
-      "postgres EXPLAIN");
+  CheckSeedEstimatesConverge(*engine,
+                             ReadFile(std::string(QG_SOURCE_DIR) + "/examples/graphs/seed_pg.json"),
+                             "postgres EXPLAIN");
 }
 
 TEST_CASE("pg engine: the seed graph across two databases equals the native join",

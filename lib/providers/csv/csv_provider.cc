@@ -332,8 +332,7 @@ class CsvConnection : public Connection {
 
 class CsvProvider : public Provider {
  public:
-  CsvProvider()
-      : sqlite_(NewSqliteProvider()), cache_(std::make_shared<TableCache>()) {}
+  CsvProvider() : sqlite_(NewSqliteProvider()), cache_(std::make_shared<TableCache>()) {}
 
   std::string_view name() const override { return "csv"; }
 
@@ -393,7 +392,6 @@ class CsvProvider : public Provider {
     }
     return sqlite_->Compile(request);
   }
-
 
  private:
   std::shared_ptr<Provider> sqlite_;

@@ -127,7 +127,6 @@ class HttpProvider : public Provider {
     return stmt;
   }
 
-
  private:
   std::shared_ptr<http::RateLimiter> Limiter(const std::string& key, double rate, double burst) {
     absl::MutexLock lock(&mu_);

@@ -110,7 +110,7 @@ class Collect final : public RowSink {
 }  // namespace
 
 absl::StatusOr<CostEstimate> MysqlConnection::EstimateCost(const Statement& stmt,
-                                                       const std::vector<BoundArg>& args) {
+                                                           const std::vector<BoundArg>& args) {
   Statement explain;
   explain.text = "EXPLAIN FORMAT=JSON " + stmt.text;
   explain.args = stmt.args;

@@ -67,7 +67,6 @@ class MysqlProvider final : public Provider {
     return stmt;
   }
 
-
  private:
 };
 

@@ -1042,7 +1042,7 @@ double Number(simdjson::dom::element e, const char* key) {
 }  // namespace
 
 absl::StatusOr<CostEstimate> PostgresConnection::EstimateCost(const Statement& stmt,
-                                                          const std::vector<BoundArg>& args) {
+                                                              const std::vector<BoundArg>& args) {
   std::vector<BoundArg> use = args;
   use.resize(stmt.args.size());
   bool all_values = true;

@@ -109,7 +109,6 @@ class PostgresProvider final : public Provider {
     return CompileSql(request, PlaceholderStyle::kDollar);
   }
 
-
  private:
 };
 

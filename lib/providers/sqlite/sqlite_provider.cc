@@ -60,7 +60,6 @@ class SqliteProvider : public Provider {
     return stmt;
   }
 
-
  private:
 };
 

@@ -187,9 +187,9 @@ TEST_CASE("cost: ALTER of a source drops its estimates and calibration", "[engin
   CHECK(Find(*calibrated, "user_data")->expected_rows == 50);
   CHECK(users->calls == 1);
 
-  auto altered = engine->ExecuteStatements(
-      "ALTER EXTERNAL DATA SOURCE db_users PROVIDER sqlite CONNECT '" + dir.File("users.sqlite") +
-      "' OPTIONS 'pool_max=3';");
+  auto altered =
+      engine->ExecuteStatements("ALTER EXTERNAL DATA SOURCE db_users PROVIDER sqlite CONNECT '" +
+                                dir.File("users.sqlite") + "' OPTIONS 'pool_max=3';");
   INFO(altered.status().message());
   REQUIRE(altered.ok());
   auto fresh = engine->Explain(*g, opts);

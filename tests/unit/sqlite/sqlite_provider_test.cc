@@ -572,8 +572,7 @@ TEST_CASE("sqlite cost estimator tells an index probe from a scan", "[sqlite]") 
   CHECK(pk->rows == 1);
 
   Exec(*c, "ANALYZE");
-  auto stats =
-      c->EstimateCost(Compile("SELECT * FROM orders WHERE user_id = :u", {"u"}), null_arg);
+  auto stats = c->EstimateCost(Compile("SELECT * FROM orders WHERE user_id = :u", {"u"}), null_arg);
   REQUIRE(stats.ok());
   CHECK(stats->uses_index);
   CHECK(stats->rows == Approx(10));  // 5000 rows / 500 users
@@ -586,8 +585,8 @@ TEST_CASE("sqlite cost estimator tells an index probe from a scan", "[sqlite]") 
   req.batch_items = 4;
   auto batched = p->Compile(req);
   REQUIRE(batched.ok());
-  auto b = c->EstimateCost(*batched,
-                         Args({Value::Int(1), Value::Int(2), Value::Int(3), Value::Int(4)}));
+  auto b =
+      c->EstimateCost(*batched, Args({Value::Int(1), Value::Int(2), Value::Int(3), Value::Int(4)}));
   REQUIRE(b.ok());
   CHECK(b->uses_index);
   CHECK(b->rows == Approx(40));
