@@ -231,31 +231,57 @@ QG_API int qg_engine_recover(qg_engine* engine, char** report_json) {
   });
 }
 
-QG_API int qg_explain(qg_engine* engine, const char* qgdl_json, const char* params_json,
-                      const char* format, char** out) {
+namespace {
+
+// qg_explain / qg_explain_analyze: `fn` names the function in errors.
+int ExplainImpl(const char* fn, bool analyze, qg_engine* engine, const char* qgdl_json,
+                const char* params_json, const char* format, char** out) {
   return Guard([&] {
-    if (out == nullptr) return NullArgument("qg_explain", "out");
+    if (out == nullptr) return NullArgument(fn, "out");
     *out = nullptr;
-    if (engine == nullptr) return NullArgument("qg_explain", "engine");
-    if (qgdl_json == nullptr) return NullArgument("qg_explain", "qgdl_json");
+    if (engine == nullptr) return NullArgument(fn, "engine");
+    if (qgdl_json == nullptr) return NullArgument(fn, "qgdl_json");
     absl::StatusOr<qg::ExplainFormat> fmt =
         qg::ParseExplainFormat(format == nullptr ? "text" : format);
     if (!fmt.ok()) return SetError(fmt.status());
     qg::ExecuteOptions options;
-    if (int rc = ToExecuteOptions("qg_explain", params_json, nullptr, &options); rc != QG_OK) {
+    if (int rc = ToExecuteOptions(fn, params_json, nullptr, &options); rc != QG_OK) {
       return rc;
     }
     absl::StatusOr<qg::Graph> graph = qg::ParseGraph(
         qgdl_json,
         engine->rep->GraphParseOptions(params_json != nullptr ? &options.params : nullptr));
     if (!graph.ok()) return SetError(graph.status());
-    absl::StatusOr<qg::Plan> plan = engine->rep->Explain(*graph, options);
-    if (!plan.ok()) return SetError(plan.status());
-    char* text = qg::capi::CopyOut(qg::RenderPlan(*plan, *fmt));
-    if (text == nullptr) return SetError(QG_RESOURCE_EXHAUSTED, "qg_explain: out of memory");
+    std::string rendered;
+    if (analyze) {
+      options.estimate_costs = true;  // a one-shot run shows real estimates
+      absl::StatusOr<qg::GraphResult> result = engine->rep->Execute(*graph, options);
+      if (!result.ok()) return SetError(result.status());
+      rendered = qg::RenderPlan(result->plan, *fmt, &*result);
+    } else {
+      absl::StatusOr<qg::Plan> plan = engine->rep->Explain(*graph, options);
+      if (!plan.ok()) return SetError(plan.status());
+      rendered = qg::RenderPlan(*plan, *fmt);
+    }
+    char* text = qg::capi::CopyOut(rendered);
+    if (text == nullptr) {
+      return SetError(QG_RESOURCE_EXHAUSTED, std::string(fn) + ": out of memory");
+    }
     *out = text;
     return QG_OK;
   });
+}
+
+}  // namespace
+
+QG_API int qg_explain(qg_engine* engine, const char* qgdl_json, const char* params_json,
+                      const char* format, char** out) {
+  return ExplainImpl("qg_explain", false, engine, qgdl_json, params_json, format, out);
+}
+
+QG_API int qg_explain_analyze(qg_engine* engine, const char* qgdl_json, const char* params_json,
+                              const char* format, char** out) {
+  return ExplainImpl("qg_explain_analyze", true, engine, qgdl_json, params_json, format, out);
 }
 
 QG_API int qg_engine_pool_count(qg_engine* engine) {

@@ -240,6 +240,12 @@ QG_API int qg_engine_recover(qg_engine* engine, char** report_json);
 QG_API int qg_explain(qg_engine* engine, const char* qgdl_json, const char* params_json,
                       const char* format, char** out);
 
+/* EXPLAIN ANALYZE: executes the graph and renders the plan with each node's
+ * estimates (asked from the sources when not cached) beside its actuals.
+ * Same arguments and ownership as qg_explain. */
+QG_API int qg_explain_analyze(qg_engine* engine, const char* qgdl_json, const char* params_json,
+                              const char* format, char** out);
+
 /* ---- Results --------------------------------------------------------- */
 
 /* Node status; same order as qg::NodeStatus. */

@@ -1,11 +1,15 @@
 // qg/cost.h — what a source says a query will cost (MitoPlex cost
 // estimators, docs/design.md §11).
 //
-// Each provider may supply a CostEstimator that asks the source's own planner
-// (PostgreSQL EXPLAIN (FORMAT JSON), MySQL EXPLAIN FORMAT=JSON, SQLite's
-// planner) and answers in the engine's units. The engine caches estimates per
-// (source, statement text) and uses them to choose strategies, batch sizes,
-// parallel width and term order; EXPLAIN shows them beside the actuals.
+// Every connection answers Connection::EstimateCost (qg/provider.h) by asking
+// the source's own planner (PostgreSQL EXPLAIN (FORMAT JSON), MySQL EXPLAIN
+// FORMAT=JSON, SQLite's planner) or its history (http, csv), in the engine's
+// units. A host may install a CostEstimator per source
+// (EngineOptions::cost_estimators) that answers instead. The engine caches
+// estimates per (source, statement shape), calibrates them with what
+// executions actually cost, and shows them beside the actuals in EXPLAIN.
+// An estimate that fails or holds negative / non-finite numbers is replaced
+// by a default whose fallback_reason says why.
 //
 // Thread-safety: Estimate() may be called concurrently with different
 // connections.
@@ -38,6 +42,9 @@ struct CostEstimate {
   // this machine (the engine's calibration).
   bool calibrated = false;
   std::string origin;  // "postgres EXPLAIN", "sqlite planner", "default", ...
+  // Set when the estimator failed or answered nonsense and the engine used
+  // its default instead ("" otherwise).
+  std::string fallback_reason;
 
   bool rows_known() const { return rows >= 0; }
   // Expected milliseconds of one execution answering `bindings` bindings.
@@ -46,6 +53,7 @@ struct CostEstimate {
   }
 };
 
+// A host's per-source override of the source's own estimate.
 class QG_EXPORT CostEstimator {
  public:
   virtual ~CostEstimator() = default;

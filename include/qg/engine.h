@@ -27,11 +27,13 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "qg/cancel.h"
 #include "qg/catalog.h"
+#include "qg/cost.h"
 #include "qg/export.h"
 #include "qg/graph.h"
 #include "qg/plan.h"
@@ -55,10 +57,15 @@ struct EngineOptions {
   int64_t max_result_bytes = int64_t{8} << 30;
   int64_t default_batch_size = 1000;       // bindings per batched round trip
   bool register_builtin_providers = true;  // sqlite (and the others compiled in)
-  // Cost estimates are cached on the engine per (source, statement text).
-  // Explain() asks the sources for missing ones (a pooled connection each);
-  // Execute() uses only cached ones unless this is true.
+  // Cost estimates are cached on the engine per (source, statement shape)
+  // and calibrated with what executions cost. Explain() asks the sources for
+  // missing ones (a pooled connection each); Execute() uses only cached ones
+  // unless this (or ExecuteOptions::estimate_costs) is true.
   bool estimate_costs_on_execute = false;
+  // Optional per-source overrides of the sources' own estimates (keyed by
+  // source name); an override that fails or answers nonsense gives the
+  // default estimate, and EXPLAIN says why.
+  absl::flat_hash_map<std::string, std::shared_ptr<CostEstimator>> cost_estimators;
   // When set, the catalog is persisted in this SQLite file (created on first
   // use); Create loads it and refuses a corrupt or unknown-version file.
   std::string catalog_path;
@@ -80,6 +87,9 @@ struct ExecuteOptions {
   std::shared_ptr<CancelToken> cancel;         // cancel from another thread
   std::optional<absl::Duration> timeout;       // overrides the graph's timeout_ms
   std::optional<TransactionMode> transaction;  // overrides the graph's "transaction"
+  // Ask the sources for estimates not cached yet before executing (EXPLAIN
+  // ANALYZE sets it, so a one-shot run shows real estimates).
+  bool estimate_costs = false;
 };
 
 class QG_EXPORT Engine {

@@ -38,7 +38,16 @@ struct NodePlan {
   std::vector<int> depends_on;          // node indices that must finish first
   std::vector<std::string> key_params;  // mapped parameters
   std::string statement;                // native text as sent (batched: for a full batch)
+  // One execution of `statement`, calibrated (docs/design.md §11).
   CostEstimate estimate;
+  // The node as a whole: expected bindings (from the parents' expected
+  // rows), rows and milliseconds with the chosen strategy, and the
+  // alternatives' milliseconds (-1: unknown / not possible).
+  double expected_bindings = -1;
+  double expected_rows = -1;
+  double expected_ms = -1;
+  double ms_per_binding = -1;
+  double ms_batched = -1;
 };
 
 struct Plan {

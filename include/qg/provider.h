@@ -236,9 +236,6 @@ class QG_EXPORT Provider {
   // kFailedPrecondition (with the reason), and the planner falls back to
   // one execution per binding.
   virtual absl::StatusOr<Statement> Compile(const CompileRequest& request) const = 0;
-
-  // The provider's cost estimator, or null (the planner then uses defaults).
-  virtual CostEstimator* cost_estimator() { return nullptr; }
 };
 
 // Compiles SQL for providers whose language is SQL: tokenizes, rewrites

@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
+#include "engine/cost_model.h"
 #include "engine/executor.h"
 #include "engine/planner.h"
 #include "engine/thread_pool.h"
@@ -179,10 +180,11 @@ class EngineImpl final : public Engine {
     QG_RETURN_IF_ERROR(ValidateGraph(graph, GraphParseOptions(&options.params)));
     const TransactionMode mode = options.transaction.value_or(graph.transaction);
     const ParamList params = MergeParams(graph, options);
-    QG_ASSIGN_OR_RETURN(
-        std::shared_ptr<PlannedGraph> planned,
-        Prepare(graph, options, params,
-                options_.estimate_costs_on_execute ? CostMode::kFetch : CostMode::kCachedOnly));
+    QG_ASSIGN_OR_RETURN(std::shared_ptr<PlannedGraph> planned,
+                        Prepare(graph, options, params,
+                                options_.estimate_costs_on_execute || options.estimate_costs
+                                    ? CostMode::kFetch
+                                    : CostMode::kCachedOnly));
     planned->plan.transaction = mode;
     QG_ASSIGN_OR_RETURN(std::vector<std::shared_ptr<SourceHandle>> participants,
                         TransactionParticipants(*planned, mode, txlog_ != nullptr));
@@ -195,6 +197,7 @@ class EngineImpl final : public Engine {
     ctx.workers = &workers_;
     ctx.watchdog = &watchdog_;
     ctx.broker = &broker_;
+    ctx.cost_model = &cost_model_;
     ctx.cancel = options.cancel;
     if (options.timeout.has_value()) {
       ctx.timeout = *options.timeout;
@@ -361,6 +364,7 @@ class EngineImpl final : public Engine {
                             store_->Update([&st](Catalog* c) { return ApplyStatement(st, c); }));
       }
       catalog_ = std::move(next);
+      cost_model_.DropSource(source);
       if (std::holds_alternative<DropSourceStatement>(st)) {
         dropped_.insert(source);
       } else if (catalog_.FindSource(source) != nullptr) {
@@ -513,7 +517,7 @@ class EngineImpl final : public Engine {
     in.default_batch_size = options_.default_batch_size;
     in.workers = workers_.max_threads();
     in.cost_mode = mode;
-    in.cost_cache = &cost_cache_;
+    in.cost_model = &cost_model_;
     in.cancel = options.cancel.get();
     return BuildPlan(graph, in);
   }
@@ -544,7 +548,7 @@ class EngineImpl final : public Engine {
   int active_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::CondVar maintenance_cv_;
-  CostCache cost_cache_;
+  CostModel cost_model_{options_.cost_estimators};
   PoolBroker broker_;
   Watchdog watchdog_;
   // Declared after the pools: destroyed (joined) before them.

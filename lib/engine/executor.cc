@@ -24,6 +24,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
+#include "engine/cost_model.h"
 #include "qg/pool.h"
 
 namespace qg {
@@ -1105,7 +1106,7 @@ void GraphRun::FinishNode(int i, NodeStatus status) {
   r.stats.strategy = pn.is_write ? "write" : std::string(ExecKindName(pn.kind));
   r.stats.bindings = static_cast<int64_t>(nr.bindings.size());
   for (const NodePlan& np : ctx_.planned->plan.nodes) {
-    if (np.node == i) r.stats.estimated_rows = np.estimate.rows;
+    if (np.node == i) r.stats.estimated_rows = np.expected_rows;
   }
   std::vector<std::string> names;
   {
@@ -1166,6 +1167,15 @@ void GraphRun::FinishNode(int i, NodeStatus status) {
     if (status == NodeStatus::kSkipped) nr.bindings.clear();
   }
   r.stats.end_ns = Now();
+  // Calibration (docs/design.md §11); a dependent node without bindings
+  // says nothing of its cost.
+  if (status == NodeStatus::kOk && ctx_.cost_model != nullptr &&
+      (pn.groups.empty() || r.stats.bindings > 0)) {
+    ctx_.cost_model->Record(
+        pn.source->name, pn.cost_shape,
+        CostObservation{(r.stats.end_ns - r.stats.start_ns) / 1e6, r.stats.round_trips,
+                        std::max<int64_t>(r.stats.bindings, 1), static_cast<int64_t>(r.num_rows)});
+  }
 
   std::vector<int> ready;
   {

@@ -75,6 +75,7 @@ struct ExecutionContext {
   ThreadPool* workers = nullptr;
   Watchdog* watchdog = nullptr;
   ConnectionBroker* broker = nullptr;
+  CostModel* cost_model = nullptr;        // records what each node cost (may be null)
   std::shared_ptr<CancelToken> cancel;    // the host's token (may be null)
   std::optional<absl::Duration> timeout;  // the graph's timeout (none: unlimited)
 };

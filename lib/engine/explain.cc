@@ -53,10 +53,25 @@ const NodeResult* ActualOf(const GraphResult* actuals, const NodePlan& np) {
 }
 
 std::string EstimateText(const CostEstimate& e) {
-  return absl::StrCat("rows=", e.rows < 0 ? "unknown" : Num(e.rows),
-                      " startup=", Num(e.startup_cost), " per_row=", Num(e.per_row_cost),
-                      e.uses_index ? " index" : "",
-                      " origin=", e.origin.empty() ? "default" : e.origin);
+  std::string s = absl::StrCat(
+      "rows=", e.rows < 0 ? "unknown" : Num(e.rows), " startup=", Num(e.startup_cost),
+      " per_binding=", Num(e.per_binding_cost), " per_row=", Num(e.per_row_cost),
+      e.uses_index ? " index" : "", " origin=", e.origin.empty() ? "default" : e.origin,
+      e.calibrated ? " calibrated" : "");
+  if (!e.fallback_reason.empty()) absl::StrAppend(&s, " fallback=\"", e.fallback_reason, "\"");
+  return s;
+}
+
+std::string OrUnknown(double v) { return v < 0 ? "unknown" : Num(v); }
+
+// The node as a whole: expected bindings, rows and ms, and the alternatives.
+std::string ExpectedText(const NodePlan& np) {
+  std::string s =
+      absl::StrCat("bindings=", OrUnknown(np.expected_bindings),
+                   " rows=", OrUnknown(np.expected_rows), " ms=", OrUnknown(np.expected_ms));
+  if (np.ms_per_binding >= 0) absl::StrAppend(&s, " per_binding_ms=", Num(np.ms_per_binding));
+  if (np.ms_batched >= 0) absl::StrAppend(&s, " batched_ms=", Num(np.ms_batched));
+  return s;
 }
 
 std::string ActualText(const NodeResult& r) {
@@ -95,6 +110,7 @@ std::string RenderText(const Plan& plan, const GraphResult* actuals) {
     }
     absl::StrAppend(&out, "  statement:   ", np.statement, "\n");
     absl::StrAppend(&out, "  estimate:    ", EstimateText(np.estimate), "\n");
+    absl::StrAppend(&out, "  expected:    ", ExpectedText(np), "\n");
     if (const NodeResult* r = ActualOf(actuals, np)) {
       absl::StrAppend(&out, "  actual:      ", ActualText(*r), "\n");
     }
@@ -134,9 +150,20 @@ std::string RenderJson(const Plan& plan, const GraphResult* actuals) {
     absl::StrAppend(&out, "],\"statement\":", JsonString(np.statement),
                     ",\"estimate\":{\"rows\":", e.rows < 0 ? "null" : Num(e.rows),
                     ",\"startup_cost\":", Num(e.startup_cost),
+                    ",\"per_binding_cost\":", Num(e.per_binding_cost),
                     ",\"per_row_cost\":", Num(e.per_row_cost),
                     ",\"uses_index\":", e.uses_index ? "true" : "false",
-                    ",\"origin\":", JsonString(e.origin.empty() ? "default" : e.origin), "}");
+                    ",\"calibrated\":", e.calibrated ? "true" : "false",
+                    ",\"origin\":", JsonString(e.origin.empty() ? "default" : e.origin));
+    if (!e.fallback_reason.empty()) {
+      absl::StrAppend(&out, ",\"fallback_reason\":", JsonString(e.fallback_reason));
+    }
+    auto num_or_null = [](double v) { return v < 0 ? std::string("null") : Num(v); };
+    absl::StrAppend(&out, "},\"expected\":{\"bindings\":", num_or_null(np.expected_bindings),
+                    ",\"rows\":", num_or_null(np.expected_rows),
+                    ",\"ms\":", num_or_null(np.expected_ms),
+                    ",\"per_binding_ms\":", num_or_null(np.ms_per_binding),
+                    ",\"batched_ms\":", num_or_null(np.ms_batched), "}");
     if (const NodeResult* r = ActualOf(actuals, np)) {
       absl::StrAppend(&out, ",\"actual\":{\"status\":", JsonString(NodeStatusName(r->status)),
                       ",\"rows\":", r->num_rows, ",\"bindings\":", r->stats.bindings,
@@ -163,7 +190,7 @@ std::string RenderDot(const Plan& plan, const GraphResult* actuals) {
                                      std::string(ExecKindName(np.kind)));
     if (np.kind == ExecKind::kBatched) absl::StrAppend(&label, ", batch ", np.batch_size);
     absl::StrAppend(&label, ", parallelism ", np.parallelism, "\n", np.statement, "\nestimate ",
-                    EstimateText(np.estimate));
+                    EstimateText(np.estimate), "\nexpected ", ExpectedText(np));
     if (const NodeResult* r = ActualOf(actuals, np)) {
       absl::StrAppend(&label, "\nactual ", ActualText(*r));
     }

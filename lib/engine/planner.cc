@@ -6,65 +6,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "engine/cost_model.h"
 
 namespace qg {
 namespace {
 
 void AddDistinct(std::vector<int>* v, int x) {
   if (std::find(v->begin(), v->end(), x) == v->end()) v->push_back(x);
-}
-
-CostEstimate DefaultEstimate() {
-  CostEstimate e;
-  e.origin = "default";
-  return e;
-}
-
-std::string CacheKey(const std::string& source, const std::string& text) {
-  std::string key = source;
-  key.push_back('\0');
-  key += text;
-  return key;
-}
-
-// Representative arguments for a cost estimate: parameter values where
-// known, nulls for keys.
-std::vector<BoundArg> EstimateArgs(const Statement& stmt, const ParamList* params) {
-  std::vector<BoundArg> args;
-  args.reserve(stmt.args.size());
-  for (const BatchArg& a : stmt.args) {
-    BoundArg b;
-    if (a.kind == BatchArg::Kind::kKeyArray) {
-      b.is_array = true;
-      b.array.push_back(Value::Null());
-    } else if (a.kind == BatchArg::Kind::kParam && params != nullptr) {
-      for (const auto& [name, value] : *params) {
-        if (name == a.name) b.value = value;
-      }
-    }
-    args.push_back(std::move(b));
-  }
-  return args;
-}
-
-CostEstimate Estimate(const PlannedNode& pn, const Statement& stmt, const PlannerInputs& in) {
-  SourceHandle& src = *pn.source;
-  if (in.cost_cache != nullptr) {
-    CostEstimate cached;
-    if (in.cost_cache->Lookup(src.name, stmt.text, &cached)) return cached;
-  }
-  if (in.cost_mode != CostMode::kFetch || src.pool == nullptr) return DefaultEstimate();
-  CostEstimator* estimator = src.provider->cost_estimator();
-  if (estimator == nullptr) return DefaultEstimate();
-  absl::StatusOr<PooledConnection> conn = src.pool->Acquire(in.cancel);
-  if (!conn.ok()) return DefaultEstimate();  // not cached: the source may come back
-  absl::StatusOr<CostEstimate> est =
-      estimator->Estimate(**conn, stmt, EstimateArgs(stmt, in.params));
-  if ((*conn)->broken()) conn->MarkBroken();
-  if (!est.ok()) return DefaultEstimate();
-  if (est->origin.empty()) est->origin = std::string(src.provider->name());
-  if (in.cost_cache != nullptr) in.cost_cache->Store(src.name, stmt.text, *est);
-  return *est;
 }
 
 // Tries one batch form; on success fills pn's batched fields.
@@ -152,22 +100,36 @@ absl::Status PlanBatched(PlannedNode& pn, int64_t requested) {
   return last;
 }
 
+void EstimateNodes(PlannedGraph& pg, const std::vector<int>& order, const PlannerInputs& in) {
+  const int n = static_cast<int>(pg.nodes.size());
+  std::vector<double> rows(n, -1);
+  CostModel fallback;  // no engine model: defaults, nothing kept
+  CostModel& model = in.cost_model != nullptr ? *in.cost_model : fallback;
+  PlannerInputs local = in;
+  if (in.cost_model == nullptr) local.cost_mode = CostMode::kCachedOnly;
+  for (int i : order) {
+    if (i < 0 || i >= n) continue;
+    PlannedNode& pn = *pg.nodes[i];
+    double bindings = 1;
+    for (const InputGroup& gr : pn.groups) {
+      const double r = gr.parent >= 0 && gr.parent < n ? rows[gr.parent] : -1;
+      bindings *= r >= 0 ? r : 1;  // unknown: one
+    }
+    bindings = std::min(bindings, 1e12);
+    pn.cost_shape = CostModel::Shape(pn, pn.kind == ExecKind::kBatched);
+    NodeEstimate ne = model.EstimateNode(pn, bindings, local);
+    rows[i] = ne.rows;
+    NodePlan& np = pg.plan.nodes[i];
+    np.estimate = pn.kind == ExecKind::kBatched ? ne.batched : ne.plain;
+    np.expected_bindings = ne.bindings;
+    np.expected_rows = ne.rows;
+    np.expected_ms = ne.ms;
+    np.ms_per_binding = pn.groups.empty() ? -1 : ne.ms_per_binding;
+    np.ms_batched = ne.ms_batched;
+  }
+}
+
 }  // namespace
-
-bool CostCache::Lookup(const std::string& source, const std::string& text,
-                       CostEstimate* out) const {
-  absl::MutexLock lock(&mu_);
-  auto it = cache_.find(CacheKey(source, text));
-  if (it == cache_.end()) return false;
-  *out = it->second;
-  return true;
-}
-
-void CostCache::Store(const std::string& source, const std::string& text,
-                      const CostEstimate& estimate) {
-  absl::MutexLock lock(&mu_);
-  cache_[CacheKey(source, text)] = estimate;
-}
 
 std::string NodeErrorPrefix(const Node& node) {
   return absl::StrCat("node \"", node.node_id, "\" (source \"", node.database_id, "\"): ");
@@ -348,12 +310,15 @@ absl::StatusOr<std::shared_ptr<PlannedGraph>> BuildPlan(const Graph& graph,
     np.parallelism = pn.kind == ExecKind::kSingle ? 1 : pn.max_parallelism;
     const Statement& shown = pn.kind == ExecKind::kBatched ? pn.batched_full : pn.plain;
     np.statement = shown.text;
-    np.estimate = Estimate(pn, shown, in);
     pg->plan.nodes.push_back(std::move(np));
   }
 
-  // The public plan lists nodes in dataflow order.
+  // Estimates, in dataflow order: a node's expected bindings are the product
+  // of its mapping parents' expected rows (docs/design.md §11).
   std::vector<int> order = TopologicalOrder(g);
+  EstimateNodes(*pg, order, in);
+
+  // The public plan lists nodes in dataflow order.
   std::vector<bool> placed(n, false);
   std::vector<NodePlan> ordered;
   ordered.reserve(pg->plan.nodes.size());

@@ -16,10 +16,11 @@
 // Batch size: node.batch_size or the engine default, capped for kInList by
 // (max_placeholders - non-key args) / keys, and by max_batch_items.
 //
-// Cost estimates are cached on the engine per (source, statement text);
-// CostMode says whether planning may take a connection to ask the source.
+// Cost estimates come from the engine's CostModel (engine/cost_model.h),
+// asked for every node in dataflow order; CostMode says whether planning may
+// take a connection to ask the source.
 //
-// Thread-safety: BuildPlan is reentrant; CostCache is thread-safe; a
+// Thread-safety: BuildPlan is reentrant; a
 // PlannedGraph is immutable once built except for BatchedStatement()'s
 // internal cache, which is guarded.
 #ifndef QG_LIB_ENGINE_PLANNER_H_
@@ -56,17 +57,7 @@ struct SourceHandle {
   std::shared_ptr<ConnectionPool> pool;
 };
 
-// Estimates per (source, statement text), shared by all executions of an
-// engine.
-class CostCache {
- public:
-  bool Lookup(const std::string& source, const std::string& text, CostEstimate* out) const;
-  void Store(const std::string& source, const std::string& text, const CostEstimate& estimate);
-
- private:
-  mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, CostEstimate> cache_ ABSL_GUARDED_BY(mu_);
-};
+class CostModel;
 
 enum class CostMode {
   kCachedOnly,  // use estimates already cached; never connect
@@ -82,8 +73,8 @@ struct PlannerInputs {
   int64_t default_batch_size = 1000;
   int workers = 1;
   CostMode cost_mode = CostMode::kCachedOnly;
-  CostCache* cost_cache = nullptr;
-  CancelToken* cancel = nullptr;  // for connections taken to estimate
+  CostModel* cost_model = nullptr;  // null: default estimates
+  CancelToken* cancel = nullptr;    // for connections taken to estimate
 };
 
 // One input group of a dependent node: the parameters fed by one parent,
@@ -111,6 +102,8 @@ struct PlannedNode {
   bool batch_size_flexible = false;
   int64_t max_batch_size = 0;
   Statement batched_full;  // compiled for batch_size items
+  // The shape (CostModel::Shape) the executor records this node's cost under.
+  std::string cost_shape;
 
   std::vector<std::string> binding_params;  // mapped parameters, edge order
   std::vector<InputGroup> groups;           // mapping parents

@@ -282,6 +282,17 @@ int main(void) {
   CHECK_RC(QG_OK, qg_explain(engine, kSeedGraph, "{\"city\": \"Paris\"}", "json", &plan));
   CHECK(plan[0] == '{' || plan[0] == '[');
   qg_free(plan);
+  plan = NULL;
+
+  /* EXPLAIN ANALYZE: the sources' estimates beside the actuals. */
+  CHECK_RC(QG_OK, qg_explain_analyze(engine, kSeedGraph, "{\"city\": \"Paris\"}", NULL, &plan));
+  CHECK_CONTAINS(plan, "actual:");
+  CHECK_CONTAINS(plan, "origin=sqlite");
+  CHECK_CONTAINS(plan, "expected:");
+  qg_free(plan);
+  plan = NULL;
+  CHECK_RC(QG_INVALID_ARGUMENT, qg_explain_analyze(NULL, kSeedGraph, NULL, NULL, &plan));
+  CHECK(plan == NULL);
 
   /* Both sources were used: at least two pools, nothing left in use. */
   CHECK(qg_engine_pool_count(engine) >= 2);

@@ -60,6 +60,28 @@ PY
   pass "explain --analyze json"
 fi
 
+# --analyze always shows real estimates beside the actuals (a one-shot run
+# asks the sources), for every node.
+if [ -f "$T/analyze.text" ]; then
+  grep -q "origin=default" "$T/analyze.text" && fail "--analyze text shows default estimates"
+  [ "$(grep -c 'origin=sqlite' "$T/analyze.text")" -ge 2 ] ||
+    fail "--analyze text lacks the sqlite planner's estimate for every node"
+  [ "$(grep -c '^  expected:' "$T/analyze.text")" -ge 2 ] || fail "--analyze text lacks expected rows"
+  pass "explain --analyze text shows estimates"
+fi
+if [ -f "$T/analyze.json" ]; then
+  python3 - "$T/analyze.json" <<'PY' || fail "--analyze json: estimates missing or default"
+import json, sys
+plan = json.load(open(sys.argv[1]))
+for n in plan["nodes"]:
+    assert n["estimate"]["origin"].startswith("sqlite"), n["estimate"]
+    assert "fallback_reason" not in n["estimate"], n["estimate"]
+    assert n["expected"]["rows"] is not None, n
+    assert "actual" in n, n
+PY
+  pass "explain --analyze json shows estimates beside actuals"
+fi
+
 # Errors: invalid graph, missing --sources, bad format.
 run "$QGRAPH" explain "$SEED" --sources "$CATALOG" --format svg --param city=Paris
 expect_rc 2 "explain bad --format" && pass "explain: bad --format is a usage error"

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cost_checks.h"
 #include "engine_checks.h"
 #include "mysql_util.h"
 #include "qg/engine.h"
@@ -76,6 +77,15 @@ int Running(const std::string& marker) {
       "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'qg' AND COMMAND IN "
       "('Query', 'Execute') AND INFO LIKE '%" +
       marker + "%'"));
+}
+
+TEST_CASE("mysql engine: EXPLAIN ANALYZE estimates of the seed graph are within 2x once calibrated",
+          "[mysql][engine][cost]") {
+  SeedMysql();
+  auto engine = SeedEngine();
+  CheckSeedEstimatesConverge(*engine,
+                             ReadFile(std::string(QG_SOURCE_DIR) + "/examples/graphs/seed.json"),
+                             "mysql EXPLAIN");
 }
 
 TEST_CASE("mysql engine: the seed graph on two MariaDB databases equals the native join",

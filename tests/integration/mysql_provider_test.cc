@@ -505,8 +505,6 @@ TEST_CASE("mysql: cost estimates come from EXPLAIN FORMAT=JSON", "[mysql]") {
          "INSERT INTO it_cost WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s "
          "WHERE n < 5000) SELECT n, n % 100, n FROM s");
   MyExec(*c, "ANALYZE TABLE it_cost");
-  CostEstimator* est = MysqlProvider().cost_estimator();
-  REQUIRE(est != nullptr);
   CompileRequest req;
   req.query_string = "SELECT * FROM it_cost WHERE k = :k";
   req.input_parameters = {"k"};
@@ -514,7 +512,7 @@ TEST_CASE("mysql: cost estimates come from EXPLAIN FORMAT=JSON", "[mysql]") {
   REQUIRE(lookup.ok());
   BoundArg arg;
   arg.value = Value::Int(7);
-  auto e1 = est->Estimate(*c, *lookup, {arg});
+  auto e1 = c->EstimateCost(*lookup, {arg});
   INFO(S(e1.status()));
   REQUIRE(e1.ok());
   CHECK(e1->origin == "mysql EXPLAIN");
@@ -525,7 +523,7 @@ TEST_CASE("mysql: cost estimates come from EXPLAIN FORMAT=JSON", "[mysql]") {
   req.query_string = "SELECT * FROM it_cost WHERE v > :k";
   auto scan = MysqlProvider().Compile(req);
   REQUIRE(scan.ok());
-  auto e2 = est->Estimate(*c, *scan, {arg});
+  auto e2 = c->EstimateCost(*scan, {arg});
   REQUIRE(e2.ok());
   CHECK_FALSE(e2->uses_index);
   CHECK(e2->startup_cost > e1->startup_cost);

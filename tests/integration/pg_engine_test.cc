@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "cost_checks.h"
 #include "engine_checks.h"
 #include "pg_util.h"
 #include "qg/engine.h"
@@ -82,6 +83,15 @@ std::string PgSource(const std::string& name, const std::string& db, const std::
 
 std::unique_ptr<Engine> MakeEngine(const std::string& extra_sources = "") {
   return EngineWithCatalog(CatalogJson(extra_sources));
+}
+
+TEST_CASE("pg engine: EXPLAIN ANALYZE estimates of the seed graph are within 2x once calibrated",
+          "[postgres][engine][cost]") {
+  SeedData();
+  auto engine = MakeEngine();
+  CheckSeedEstimatesConverge(*engine,
+                             ReadFile(std::string(QG_SOURCE_DIR) + "/examples/graphs/seed_pg.json"),
+                             "postgres EXPLAIN");
 }
 
 TEST_CASE("pg engine: the seed graph across two databases equals the native join",

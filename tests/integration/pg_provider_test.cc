@@ -583,15 +583,13 @@ TEST_CASE("pg: cost estimates come from EXPLAIN", "[postgres]") {
   PgExec(*c, "CREATE TABLE it_cost (id int PRIMARY KEY, city text)");
   PgExec(*c, "INSERT INTO it_cost SELECT g, 'c' || (g % 50) FROM generate_series(1, 20000) g");
   PgExec(*c, "ANALYZE it_cost");
-  CostEstimator* est = PgProvider().cost_estimator();
-  REQUIRE(est != nullptr);
   CompileRequest req;
   req.query_string = "SELECT * FROM it_cost WHERE id = :id";
   req.input_parameters = {"id"};
   auto stmt = PgProvider().Compile(req);
   REQUIRE(stmt.ok());
   BoundArg null_arg;  // generic plan
-  auto e = est->Estimate(*c, *stmt, {null_arg});
+  auto e = c->EstimateCost(*stmt, {null_arg});
   INFO(S(e.status()));
   REQUIRE(e.ok());
   CHECK(e->uses_index);
@@ -606,7 +604,7 @@ TEST_CASE("pg: cost estimates come from EXPLAIN", "[postgres]") {
   REQUIRE(scan.ok());
   BoundArg city;
   city.value = Value::String("c7");
-  auto e2 = est->Estimate(*c, *scan, {city});
+  auto e2 = c->EstimateCost(*scan, {city});
   REQUIRE(e2.ok());
   CHECK_FALSE(e2->uses_index);
   CHECK(e2->rows > 100);

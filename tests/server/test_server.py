@@ -321,6 +321,9 @@ def group_endpoints():
     check(r.status == 200 and "digraph" in r.text(), "POST /explain Accept graphviz", r)
     r = curl(s.url("/explain?analyze=true"), "POST", wrapped, token=alice)
     check(r.status == 200 and "user_data" in r.text(), "POST /explain?analyze=true", r)
+    check("actual:" in r.text() and "origin=sqlite" in r.text()
+          and "origin=default" not in r.text(),
+          "POST /explain?analyze=true shows the sources' estimates beside the actuals", r)
 
     # Errors and their statuses.
     r = curl(s.url("/query_graph"), "POST", b"{not json", token=alice)

@@ -257,6 +257,11 @@ class FaultConnection final : public Connection {
     if (absl::Status st = plan_->Check("list prepared", source_); !st.ok()) return st;
     return inner_->ListPrepared(prefix);
   }
+  absl::StatusOr<CostEstimate> EstimateCost(const Statement& stmt,
+                                            const std::vector<BoundArg>& args) override {
+    if (absl::Status st = plan_->Check("estimate", source_); !st.ok()) return st;
+    return inner_->EstimateCost(stmt, args);
+  }
   std::string session_id() const override { return inner_->session_id(); }
 
  private:
@@ -312,7 +317,6 @@ class FaultProvider final : public Provider {
   absl::StatusOr<Statement> Compile(const CompileRequest& request) const override {
     return inner_->Compile(request);
   }
-  CostEstimator* cost_estimator() override { return inner_->cost_estimator(); }
 
  private:
   std::shared_ptr<Provider> inner_;

@@ -488,6 +488,7 @@ int ExplainCommand(const ParsedArgs& args) {
   opts.timeout = *timeout;
   std::string text;
   if (args.Has("analyze")) {
+    opts.estimate_costs = true;  // a one-shot run shows real estimates
     auto result = (*engine)->Execute(*graph, opts);
     if (!result.ok()) return Fail(result.status());
     text = qg::RenderPlan(result->plan, format, &*result);

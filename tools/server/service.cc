@@ -817,6 +817,7 @@ void Service::HandleExplain(const HttpRequest& req, HttpResponse& res) {
   }
   std::string text;
   if (do_analyze) {
+    opts.estimate_costs = true;  // estimates beside the actuals
     auto result = engine_->Execute(*graph, opts);
     if (!result.ok()) return SendError(res, FromStatus(result.status()));
     text = qg::RenderPlan(result->plan, *format, &*result);

@@ -99,6 +99,17 @@ class CsvConnection : public Connection {
 
   void Cancel() override { db_->Cancel(); }
 
+  // The files are loaded into SQLite tables: its planner (with the loaded
+  // row counts) answers.
+  absl::StatusOr<CostEstimate> EstimateCost(const Statement& stmt,
+                                            const std::vector<BoundArg>& args) override {
+    QG_RETURN_IF_ERROR(Refresh());
+    absl::StatusOr<CostEstimate> est = db_->EstimateCost(stmt, args);
+    if (!est.ok()) return Named(est.status());
+    est->origin = "csv (sqlite planner)";
+    return est;
+  }
+
   absl::Status Ping(std::string_view query) override {
     std::error_code ec;
     if (!fs::exists(root_, ec)) {
@@ -304,31 +315,9 @@ class CsvConnection : public Connection {
   std::map<std::string, absl::Status> broken_tables_;
 };
 
-// Delegates to the sqlite estimator on the inner connection.
-class CsvCostEstimator : public CostEstimator {
- public:
-  explicit CsvCostEstimator(std::shared_ptr<Provider> sqlite) : sqlite_(std::move(sqlite)) {}
-  absl::StatusOr<CostEstimate> Estimate(Connection& conn, const Statement& stmt,
-                                        const std::vector<BoundArg>& args) override {
-    auto* c = dynamic_cast<CsvConnection*>(&conn);
-    CostEstimator* inner = sqlite_->cost_estimator();
-    if (c == nullptr || inner == nullptr) {
-      return absl::InvalidArgumentError("csv cost estimator given a non-csv connection");
-    }
-    QG_RETURN_IF_ERROR(c->Refresh());
-    auto est = inner->Estimate(c->inner(), stmt, args);
-    if (est.ok()) est->origin = "csv (sqlite planner)";
-    return est;
-  }
-
- private:
-  std::shared_ptr<Provider> sqlite_;
-};
-
 class CsvProvider : public Provider {
  public:
-  CsvProvider()
-      : sqlite_(NewSqliteProvider()), cache_(std::make_shared<TableCache>()), estimator_(sqlite_) {}
+  CsvProvider() : sqlite_(NewSqliteProvider()), cache_(std::make_shared<TableCache>()) {}
 
   std::string_view name() const override { return "csv"; }
 
@@ -389,12 +378,9 @@ class CsvProvider : public Provider {
     return sqlite_->Compile(request);
   }
 
-  CostEstimator* cost_estimator() override { return &estimator_; }
-
  private:
   std::shared_ptr<Provider> sqlite_;
   std::shared_ptr<TableCache> cache_;
-  CsvCostEstimator estimator_;
 };
 
 }  // namespace

@@ -1056,4 +1056,14 @@ double HttpConnection::mean_latency_ms() const {
   return n == 0 ? 0 : static_cast<double>(latency_us_.load()) / 1000.0 / static_cast<double>(n);
 }
 
+absl::StatusOr<CostEstimate> HttpConnection::EstimateCost(const Statement& /*stmt*/,
+                                                          const std::vector<BoundArg>& /*args*/) {
+  CostEstimate e;
+  const double seen = mean_latency_ms();
+  e.startup_cost = seen > 0 ? seen : 20.0;
+  e.per_row_cost = 0.001;
+  e.origin = seen > 0 ? "http measured latency" : "http default";
+  return e;
+}
+
 }  // namespace qg::http

@@ -132,8 +132,13 @@ class HttpConnection : public Connection {
   absl::Status Reset() override;
   bool broken() const override { return broken_.load(std::memory_order_acquire); }
 
-  // Mean request latency seen so far (for the cost estimator); 0 if none.
+  // Mean request latency seen so far (for the cost estimate); 0 if none.
   double mean_latency_ms() const;
+
+  // No network round trip: the mean latency this session has seen (or a
+  // default); no row estimate (the engine's calibration learns rows).
+  absl::StatusOr<CostEstimate> EstimateCost(const Statement& stmt,
+                                            const std::vector<BoundArg>& args) override;
 
   // The URL as errors show it: no user info, credential-like query values
   // replaced by "***", no secret of the source in any form.

@@ -22,22 +22,6 @@ namespace {
 // per-request limit is max_batch, applied by chunking inside Execute.
 constexpr size_t kMaxPlaceholders = 65535;
 
-// No network round trip: the mean latency this connection has seen (or a
-// default), and no row estimate.
-class HttpCostEstimator : public CostEstimator {
- public:
-  absl::StatusOr<CostEstimate> Estimate(Connection& conn, const Statement& stmt,
-                                        const std::vector<BoundArg>& args) override {
-    CostEstimate e;
-    auto* c = dynamic_cast<http::HttpConnection*>(&conn);
-    const double seen = c != nullptr ? c->mean_latency_ms() : 0;
-    e.startup_cost = seen > 0 ? seen : 20.0;
-    e.per_row_cost = 0.001;
-    e.origin = seen > 0 ? "http measured latency" : "http default";
-    return e;
-  }
-};
-
 class HttpProvider : public Provider {
  public:
   HttpProvider() {
@@ -143,8 +127,6 @@ class HttpProvider : public Provider {
     return stmt;
   }
 
-  CostEstimator* cost_estimator() override { return &estimator_; }
-
  private:
   std::shared_ptr<http::RateLimiter> Limiter(const std::string& key, double rate, double burst) {
     absl::MutexLock lock(&mu_);
@@ -157,7 +139,6 @@ class HttpProvider : public Provider {
     return l;
   }
 
-  HttpCostEstimator estimator_;
   absl::Mutex mu_;
   std::map<std::string, std::weak_ptr<http::RateLimiter>> limiters_ ABSL_GUARDED_BY(mu_);
 };

@@ -149,7 +149,8 @@ class MysqlConnection final : public Connection {
   std::string session_id() const override;
 
   // EXPLAIN FORMAT=JSON of `stmt` with `args` (mysql_cost.cc).
-  absl::StatusOr<CostEstimate> Estimate(const Statement& stmt, const std::vector<BoundArg>& args);
+  absl::StatusOr<CostEstimate> EstimateCost(const Statement& stmt,
+                                            const std::vector<BoundArg>& args) override;
 
   bool is_mariadb() const { return is_mariadb_; }
   size_t cached_statements() const { return lru_.size(); }

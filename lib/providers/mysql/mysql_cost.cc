@@ -109,8 +109,8 @@ class Collect final : public RowSink {
 
 }  // namespace
 
-absl::StatusOr<CostEstimate> MysqlConnection::Estimate(const Statement& stmt,
-                                                       const std::vector<BoundArg>& args) {
+absl::StatusOr<CostEstimate> MysqlConnection::EstimateCost(const Statement& stmt,
+                                                           const std::vector<BoundArg>& args) {
   Statement explain;
   explain.text = "EXPLAIN FORMAT=JSON " + stmt.text;
   explain.args = stmt.args;

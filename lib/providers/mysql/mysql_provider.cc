@@ -9,7 +9,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "providers/mysql/mysql_connection.h"
-#include "sql/connection_cost_estimator.h"
 
 namespace qg {
 namespace {
@@ -68,10 +67,7 @@ class MysqlProvider final : public Provider {
     return stmt;
   }
 
-  CostEstimator* cost_estimator() override { return &estimator_; }
-
  private:
-  ConnectionCostEstimator<mysql::MysqlConnection> estimator_{"mysql"};
 };
 
 }  // namespace

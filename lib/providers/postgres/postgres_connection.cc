@@ -1041,8 +1041,8 @@ double Number(simdjson::dom::element e, const char* key) {
 
 }  // namespace
 
-absl::StatusOr<CostEstimate> PostgresConnection::Estimate(const Statement& stmt,
-                                                          const std::vector<BoundArg>& args) {
+absl::StatusOr<CostEstimate> PostgresConnection::EstimateCost(const Statement& stmt,
+                                                              const std::vector<BoundArg>& args) {
   std::vector<BoundArg> use = args;
   use.resize(stmt.args.size());
   bool all_values = true;

@@ -82,7 +82,8 @@ class PostgresConnection final : public Connection {
 
   // EXPLAIN (FORMAT JSON) of `stmt`: with the given arguments when all are
   // non-null (a custom plan), else the generic plan.
-  absl::StatusOr<CostEstimate> Estimate(const Statement& stmt, const std::vector<BoundArg>& args);
+  absl::StatusOr<CostEstimate> EstimateCost(const Statement& stmt,
+                                            const std::vector<BoundArg>& args) override;
 
   static constexpr size_t kMaxPrepared = 128;
 

@@ -8,7 +8,6 @@
 
 #include "providers/postgres/pg_status.h"
 #include "providers/postgres/postgres_connection.h"
-#include "sql/connection_cost_estimator.h"
 
 namespace qg {
 namespace {
@@ -110,10 +109,7 @@ class PostgresProvider final : public Provider {
     return CompileSql(request, PlaceholderStyle::kDollar);
   }
 
-  CostEstimator* cost_estimator() override { return &estimator_; }
-
  private:
-  ConnectionCostEstimator<pg::PostgresConnection> estimator_{"postgres"};
 };
 
 }  // namespace

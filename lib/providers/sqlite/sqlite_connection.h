@@ -70,7 +70,7 @@ class SqliteConnection : public Connection {
 
   // Cost estimation through EXPLAIN QUERY PLAN (sqlite_cost.cc).
   absl::StatusOr<CostEstimate> EstimateCost(const Statement& stmt,
-                                            const std::vector<BoundArg>& args);
+                                            const std::vector<BoundArg>& args) override;
 
   // Number of statements in the prepared-statement cache (for tests).
   size_t cached_statements() const { return lru_.size(); }

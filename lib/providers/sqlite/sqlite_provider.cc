@@ -14,18 +14,6 @@ namespace {
 // SQLITE_MAX_VARIABLE_NUMBER's default since SQLite 3.32.
 constexpr size_t kMaxPlaceholders = 32766;
 
-class SqliteCostEstimator : public CostEstimator {
- public:
-  absl::StatusOr<CostEstimate> Estimate(Connection& conn, const Statement& stmt,
-                                        const std::vector<BoundArg>& args) override {
-    auto* sqlite_conn = dynamic_cast<sqlite::SqliteConnection*>(&conn);
-    if (sqlite_conn == nullptr) {
-      return absl::InvalidArgumentError("sqlite cost estimator given a non-sqlite connection");
-    }
-    return sqlite_conn->EstimateCost(stmt, args);
-  }
-};
-
 class SqliteProvider : public Provider {
  public:
   std::string_view name() const override { return "sqlite"; }
@@ -72,10 +60,7 @@ class SqliteProvider : public Provider {
     return stmt;
   }
 
-  CostEstimator* cost_estimator() override { return &estimator_; }
-
  private:
-  SqliteCostEstimator estimator_;
 };
 
 }  // namespace

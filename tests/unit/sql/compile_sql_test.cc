@@ -116,7 +116,6 @@ TEST_CASE("Provider and Connection defaults", "[sql]") {
   REQUIRE(names.ok());
   CHECK(*names == std::vector<std::string>{"b", "a"});
   CHECK(p.Placeholders("SELECT 'x").status().code() == absl::StatusCode::kInvalidArgument);
-  CHECK(p.cost_estimator() == nullptr);
 
   NullConnection c;
   CHECK(c.Begin(TxOptions{}).code() == absl::StatusCode::kUnimplemented);

@@ -121,7 +121,6 @@ TEST_CASE("sqlite provider declares its capabilities", "[sqlite]") {
   CHECK_FALSE(c.two_phase);
   CHECK(c.cancel);
   CHECK(c.cost_estimates);
-  CHECK(p->cost_estimator() != nullptr);
   CHECK(p->option_keys() == std::vector<std::string>{"busy_timeout", "journal_mode", "read_only",
                                                      "create", "foreign_keys", "cache_size",
                                                      "mmap_size", "allow_attach", "allow_pragma"});
@@ -551,31 +550,29 @@ TEST_CASE("sqlite cost estimator tells an index probe from a scan", "[sqlite]") 
   Exec(*c,
        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) "
        "INSERT INTO orders SELECT i, i % 500, 'n' || i FROM n");
-  CostEstimator* est = p->cost_estimator();
   std::vector<BoundArg> null_arg = Args({Value::Null()});
 
   auto probe =
-      est->Estimate(*c, Compile("SELECT * FROM orders o WHERE o.user_id = :u", {"u"}), null_arg);
+      c->EstimateCost(Compile("SELECT * FROM orders o WHERE o.user_id = :u", {"u"}), null_arg);
   REQUIRE(probe.ok());
   CHECK(probe->uses_index);
   CHECK(probe->origin == "sqlite planner");
   CHECK(probe->rows >= 1);
   CHECK(probe->rows <= 10);
 
-  auto scan = est->Estimate(*c, Compile("SELECT * FROM orders WHERE note = :n", {"n"}), null_arg);
+  auto scan = c->EstimateCost(Compile("SELECT * FROM orders WHERE note = :n", {"n"}), null_arg);
   REQUIRE(scan.ok());
   CHECK_FALSE(scan->uses_index);
   CHECK(scan->rows == Approx(5000));
   CHECK(scan->startup_cost > probe->startup_cost);
 
-  auto pk = est->Estimate(*c, Compile("SELECT * FROM orders WHERE id = :id", {"id"}), null_arg);
+  auto pk = c->EstimateCost(Compile("SELECT * FROM orders WHERE id = :id", {"id"}), null_arg);
   REQUIRE(pk.ok());
   CHECK(pk->uses_index);
   CHECK(pk->rows == 1);
 
   Exec(*c, "ANALYZE");
-  auto stats =
-      est->Estimate(*c, Compile("SELECT * FROM orders WHERE user_id = :u", {"u"}), null_arg);
+  auto stats = c->EstimateCost(Compile("SELECT * FROM orders WHERE user_id = :u", {"u"}), null_arg);
   REQUIRE(stats.ok());
   CHECK(stats->uses_index);
   CHECK(stats->rows == Approx(10));  // 5000 rows / 500 users
@@ -588,13 +585,13 @@ TEST_CASE("sqlite cost estimator tells an index probe from a scan", "[sqlite]") 
   req.batch_items = 4;
   auto batched = p->Compile(req);
   REQUIRE(batched.ok());
-  auto b = est->Estimate(*c, *batched,
-                         Args({Value::Int(1), Value::Int(2), Value::Int(3), Value::Int(4)}));
+  auto b =
+      c->EstimateCost(*batched, Args({Value::Int(1), Value::Int(2), Value::Int(3), Value::Int(4)}));
   REQUIRE(b.ok());
   CHECK(b->uses_index);
   CHECK(b->rows == Approx(40));
 
-  auto bad = est->Estimate(*c, Compile("SELECT * FROM nope"), {});
+  auto bad = c->EstimateCost(Compile("SELECT * FROM nope"), {});
   CHECK(bad.status().code() == absl::StatusCode::kInvalidArgument);
 }
 
