@@ -30,6 +30,8 @@ struct StrategyDataSet {
   std::vector<std::string> users_inserts;   // run on the users source
   std::vector<std::string> orders_inserts;  // run on the orders source
   std::string city;                         // the parent node's :city
+  std::string users = "users";              // table names
+  std::string orders = "orders";
 };
 
 inline std::string SqlText(const std::string& s) {
@@ -38,7 +40,9 @@ inline std::string SqlText(const std::string& s) {
   return out + "'";
 }
 
-inline StrategyDataSet MakeStrategyDataSet(uint32_t seed) {
+// `users`, `orders`: the tables' names.
+inline StrategyDataSet MakeStrategyDataSet(uint32_t seed, const std::string& users = "users",
+                                           const std::string& orders = "orders") {
   static const std::vector<std::string> kNames = {"Ana", "Zoë", "東京", "Ørjan", "🙂 smile",
                                                   "O'Brien", "Łukasz", "Ἀθῆναι"};
   static const std::vector<std::string> kNotes = {"ok", "später", "naïve", "日本語", "x'y", ""};
@@ -47,11 +51,13 @@ inline StrategyDataSet MakeStrategyDataSet(uint32_t seed) {
   auto uni = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   StrategyDataSet ds;
   ds.seed = seed;
+  ds.users = users;
+  ds.orders = orders;
   const int n_users = seed % 9 == 0 ? 0 : uni(1, 16);
   for (int k = 0; k < n_users; ++k) {
     // ids 1..8 repeat (duplicate keys); one in ten is NULL.
     const std::string id = uni(0, 9) == 0 ? "NULL" : std::to_string(uni(1, 8));
-    ds.users_inserts.push_back("INSERT INTO users (id, name, city) VALUES (" + id + ", " +
+    ds.users_inserts.push_back("INSERT INTO " + users + " (id, name, city) VALUES (" + id + ", " +
                                SqlText(kNames[uni(0, kNames.size() - 1)]) + ", " +
                                SqlText(kCities[uni(0, kCities.size() - 1)]) + ")");
   }
@@ -61,7 +67,7 @@ inline StrategyDataSet MakeStrategyDataSet(uint32_t seed) {
     const std::string uid = uni(0, 7) == 0 ? "NULL" : std::to_string(uni(1, 12));
     const std::string amount = uni(0, 8) == 0 ? "NULL" : std::to_string(uni(-50, 1000));
     const std::string note = uni(0, 6) == 0 ? "NULL" : SqlText(kNotes[uni(0, kNotes.size() - 1)]);
-    ds.orders_inserts.push_back("INSERT INTO orders (order_id, user_id, amount, note) VALUES (" +
+    ds.orders_inserts.push_back("INSERT INTO " + orders + " (order_id, user_id, amount, note) VALUES (" +
                                 std::to_string(k) + ", " + uid + ", " + amount + ", " + note +
                                 ")");
   }
@@ -73,7 +79,9 @@ inline StrategyDataSet MakeStrategyDataSet(uint32_t seed) {
 // source keyed by the user id — a lookup, an ungrouped aggregate and a GROUP
 // BY aggregate — all with `strategy` ("" = auto) and `batch_size` (0: default).
 inline std::string StrategyGraph(const std::string& users_db, const std::string& orders_db,
-                                 const std::string& strategy, int batch_size) {
+                                 const std::string& strategy, int batch_size,
+                                 const std::string& users = "users",
+                                 const std::string& orders = "orders") {
   std::string ext;
   if (!strategy.empty()) ext += R"(, "strategy": ")" + strategy + "\"";
   if (batch_size > 0) ext += R"(, "batch_size": )" + std::to_string(batch_size);
@@ -86,15 +94,15 @@ inline std::string StrategyGraph(const std::string& users_db, const std::string&
            R"(", "input_mapping": {"u.id": ")" + to + R"(.uid"}})";
   };
   return R"({"nodes": [{"node_id": "u", "database_id": ")" + users_db +
-         R"(", "query_string": "SELECT id, name, city FROM users WHERE city = :city",
+         R"(", "query_string": "SELECT id, name, city FROM )" + users + R"( WHERE city = :city",
                         "input_parameters": ["city"], "output_fields": ["id", "name", "city"]})" +
          dependent("lookup",
-                   "SELECT order_id, user_id, amount, note FROM orders WHERE user_id = :uid") +
+                   "SELECT order_id, user_id, amount, note FROM " + orders + " WHERE user_id = :uid") +
          dependent("agg",
                    "SELECT count(*) AS n, count(note) AS nn, sum(amount) AS s, min(note) AS mn, "
-                   "max(amount) AS mx, avg(amount) AS av FROM orders WHERE user_id = :uid") +
+                   "max(amount) AS mx, avg(amount) AS av FROM " + orders + " WHERE user_id = :uid") +
          dependent("gagg",
-                   "SELECT note, count(*) AS n, sum(amount) AS s FROM orders "
+                   "SELECT note, count(*) AS n, sum(amount) AS s FROM " + orders + " "
                    "WHERE user_id = :uid GROUP BY note") +
          R"(], "edges": [)" + edge("lookup").substr(2) + edge("agg") + edge("gagg") + "]}";
 }
@@ -137,7 +145,7 @@ inline void CheckStrategiesAgree(Engine& engine, const std::string& users_db,
   ExecuteOptions opts;
   opts.params = {{"city", Value::String(ds.city)}};
   INFO("seed " << ds.seed << " city " << ds.city);
-  auto reference = engine.ExecuteJson(StrategyGraph(users_db, orders_db, "per_binding", 0), opts);
+  auto reference = engine.ExecuteJson(StrategyGraph(users_db, orders_db, "per_binding", 0, ds.users, ds.orders), opts);
   INFO(reference.status().message());
   REQUIRE(reference.ok());
   struct Variant {
@@ -147,7 +155,7 @@ inline void CheckStrategiesAgree(Engine& engine, const std::string& users_db,
   for (Variant v : {Variant{"batched", 0}, Variant{"batched", 1}, Variant{"batched", 3},
                     Variant{"", 0}, Variant{"per_binding", 2}}) {
     INFO("strategy \"" << v.strategy << "\" batch_size " << v.batch_size);
-    auto r = engine.ExecuteJson(StrategyGraph(users_db, orders_db, v.strategy, v.batch_size), opts);
+    auto r = engine.ExecuteJson(StrategyGraph(users_db, orders_db, v.strategy, v.batch_size, ds.users, ds.orders), opts);
     INFO(r.status().message());
     REQUIRE(r.ok());
     for (const char* node : {"lookup", "agg", "gagg"}) {
