@@ -23,8 +23,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
-#include "engine/aggregate_fill.h"
 #include "common/status_macros.h"
+#include "engine/aggregate_fill.h"
 #include "qg/pool.h"
 
 namespace qg {
@@ -1044,8 +1044,9 @@ absl::Status GraphRun::ExecuteItem(NodeRun& nr, Connection& conn, size_t item, T
   }
   if (s.ok() && stmt->key_grouped) {  // keys without a group: docs/design.md §11
     const size_t begin = item * nr.batch_size;
-    s = FillEmptyGroups(*stmt, nr.items[item].row_binding, begin, begin + item_bindings,
-                        [&sink](std::vector<Value>& row, uint32_t b) { return sink.AppendFor(row, b); });
+    s = FillEmptyGroups(
+        *stmt, nr.items[item].row_binding, begin, begin + item_bindings,
+        [&sink](std::vector<Value>& row, uint32_t b) { return sink.AppendFor(row, b); });
   }
   if (s.ok()) s = sink.Flush();
   out->round_trips += stats.round_trips > 0 ? stats.round_trips : 1;

@@ -121,8 +121,8 @@ class Analyzer {
     } else if (last >= first + 1 && IsName(last) && (IsPunct(last - 1, ")") || IsName(last - 1))) {
       last -= 1;
     }
-    if (sig_[first].tok.kind == TokenKind::kWord && IsPunct(first + 1, "(") &&
-        IsPunct(last, ")") && sig_[last].depth == sig_[first].depth) {
+    if (sig_[first].tok.kind == TokenKind::kWord && IsPunct(first + 1, "(") && IsPunct(last, ")") &&
+        sig_[last].depth == sig_[first].depth) {
       // A call spanning the whole item? Its "(" must close at `last`.
       size_t close = first + 2;
       while (close < last && sig_[close].depth > sig_[first].depth) ++close;
@@ -136,7 +136,7 @@ class Analyzer {
           }
         }
         empty_row->push_back(EqualsNoCase(Text(sig_[first].tok), "count") ? Value::Int(0)
-                                                                           : Value::Null());
+                                                                          : Value::Null());
         return absl::OkStatus();
       }
     }
@@ -144,8 +144,7 @@ class Analyzer {
       empty_row->push_back(Value::Null());  // unused: GROUP BY queries fill nothing
       return absl::OkStatus();
     }
-    return Refuse(absl::StrCat("select-list item `", shown,
-                               "` is not count/sum/min/max/avg(...)",
+    return Refuse(absl::StrCat("select-list item `", shown, "` is not count/sum/min/max/avg(...)",
                                group_ != kNone ? " or a GROUP BY column" : ""));
   }
 

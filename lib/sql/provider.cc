@@ -112,8 +112,8 @@ absl::StatusOr<Statement> CompileSql(const CompileRequest& request, PlaceholderS
   if (!batched.ok() && !stmt.is_write &&
       batched.status().code() == absl::StatusCode::kFailedPrecondition) {
     // A dependent aggregate: one statement grouped by the keys.
-    auto agg = sql::RewriteAggregateBatched(*parsed, request.key_params, request.batch_items,
-                                            style, request.form);
+    auto agg = sql::RewriteAggregateBatched(*parsed, request.key_params, request.batch_items, style,
+                                            request.form);
     if (agg.ok()) {
       batched = std::move(agg->batched);
       stmt.key_grouped = true;

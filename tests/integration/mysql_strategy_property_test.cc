@@ -12,7 +12,8 @@ namespace {
 
 constexpr uint32_t kDataSets = 20;
 
-TEST_CASE("property: every strategy returns the same rows on MariaDB", "[mysql][engine][property]") {
+TEST_CASE("property: every strategy returns the same rows on MariaDB",
+          "[mysql][engine][property]") {
   MysqlServer my = RequireMysql();
   auto engine = EngineWithSources(
       {R"({"name": "prop_my", "provider": "mysql", "connect": ")" + my.ConnectFor("qgtest") +

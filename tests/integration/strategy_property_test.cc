@@ -1,13 +1,14 @@
 // Property test on the real servers: every strategy of a dependent node
 // (lookup batched / per binding, aggregates grouped by key / per binding)
 // returns the same rows over random data sets (tests/support/strategy_property.h).
+#include "support/strategy_property.h"
+
 #include <catch2/catch.hpp>
 #include <string>
 
 #include "engine_checks.h"
 #include "pg_util.h"
 #include "qg/engine.h"
-#include "support/strategy_property.h"
 
 namespace qg::testing {
 namespace {

@@ -43,8 +43,8 @@ inline std::string SqlText(const std::string& s) {
 // `users`, `orders`: the tables' names.
 inline StrategyDataSet MakeStrategyDataSet(uint32_t seed, const std::string& users = "users",
                                            const std::string& orders = "orders") {
-  static const std::vector<std::string> kNames = {"Ana", "Zoë", "東京", "Ørjan", "🙂 smile",
-                                                  "O'Brien", "Łukasz", "Ἀθῆναι"};
+  static const std::vector<std::string> kNames = {"Ana",        "Zoë",     "東京",   "Ørjan",
+                                                  "🙂 smile", "O'Brien", "Łukasz", "Ἀθῆναι"};
   static const std::vector<std::string> kNotes = {"ok", "später", "naïve", "日本語", "x'y", ""};
   static const std::vector<std::string> kCities = {"Paris", "Zürich", "Oslo"};
   std::mt19937 rng(seed);
@@ -67,9 +67,9 @@ inline StrategyDataSet MakeStrategyDataSet(uint32_t seed, const std::string& use
     const std::string uid = uni(0, 7) == 0 ? "NULL" : std::to_string(uni(1, 12));
     const std::string amount = uni(0, 8) == 0 ? "NULL" : std::to_string(uni(-50, 1000));
     const std::string note = uni(0, 6) == 0 ? "NULL" : SqlText(kNotes[uni(0, kNotes.size() - 1)]);
-    ds.orders_inserts.push_back("INSERT INTO " + orders + " (order_id, user_id, amount, note) VALUES (" +
-                                std::to_string(k) + ", " + uid + ", " + amount + ", " + note +
-                                ")");
+    ds.orders_inserts.push_back("INSERT INTO " + orders +
+                                " (order_id, user_id, amount, note) VALUES (" + std::to_string(k) +
+                                ", " + uid + ", " + amount + ", " + note + ")");
   }
   ds.city = uni(0, 6) == 0 ? "Nowhere" : kCities[uni(0, kCities.size() - 1)];
   return ds;
@@ -90,20 +90,21 @@ inline std::string StrategyGraph(const std::string& users_db, const std::string&
            R"(", "query_string": ")" + sql + R"(", "input_parameters": ["uid"])" + ext + "}";
   };
   auto edge = [](const std::string& to) {
-    return R"(, {"source_node": "u", "target_node": ")" + to +
-           R"(", "input_mapping": {"u.id": ")" + to + R"(.uid"}})";
+    return R"(, {"source_node": "u", "target_node": ")" + to + R"(", "input_mapping": {"u.id": ")" +
+           to + R"(.uid"}})";
   };
   return R"({"nodes": [{"node_id": "u", "database_id": ")" + users_db +
          R"(", "query_string": "SELECT id, name, city FROM )" + users + R"( WHERE city = :city",
                         "input_parameters": ["city"], "output_fields": ["id", "name", "city"]})" +
-         dependent("lookup",
-                   "SELECT order_id, user_id, amount, note FROM " + orders + " WHERE user_id = :uid") +
+         dependent("lookup", "SELECT order_id, user_id, amount, note FROM " + orders +
+                                 " WHERE user_id = :uid") +
          dependent("agg",
                    "SELECT count(*) AS n, count(note) AS nn, sum(amount) AS s, min(note) AS mn, "
-                   "max(amount) AS mx, avg(amount) AS av FROM " + orders + " WHERE user_id = :uid") +
-         dependent("gagg",
-                   "SELECT note, count(*) AS n, sum(amount) AS s FROM " + orders + " "
-                   "WHERE user_id = :uid GROUP BY note") +
+                   "max(amount) AS mx, avg(amount) AS av FROM " +
+                       orders + " WHERE user_id = :uid") +
+         dependent("gagg", "SELECT note, count(*) AS n, sum(amount) AS s FROM " + orders +
+                               " "
+                               "WHERE user_id = :uid GROUP BY note") +
          R"(], "edges": [)" + edge("lookup").substr(2) + edge("agg") + edge("gagg") + "]}";
 }
 
@@ -145,7 +146,8 @@ inline void CheckStrategiesAgree(Engine& engine, const std::string& users_db,
   ExecuteOptions opts;
   opts.params = {{"city", Value::String(ds.city)}};
   INFO("seed " << ds.seed << " city " << ds.city);
-  auto reference = engine.ExecuteJson(StrategyGraph(users_db, orders_db, "per_binding", 0, ds.users, ds.orders), opts);
+  auto reference = engine.ExecuteJson(
+      StrategyGraph(users_db, orders_db, "per_binding", 0, ds.users, ds.orders), opts);
   INFO(reference.status().message());
   REQUIRE(reference.ok());
   struct Variant {
@@ -155,7 +157,8 @@ inline void CheckStrategiesAgree(Engine& engine, const std::string& users_db,
   for (Variant v : {Variant{"batched", 0}, Variant{"batched", 1}, Variant{"batched", 3},
                     Variant{"", 0}, Variant{"per_binding", 2}}) {
     INFO("strategy \"" << v.strategy << "\" batch_size " << v.batch_size);
-    auto r = engine.ExecuteJson(StrategyGraph(users_db, orders_db, v.strategy, v.batch_size, ds.users, ds.orders), opts);
+    auto r = engine.ExecuteJson(
+        StrategyGraph(users_db, orders_db, v.strategy, v.batch_size, ds.users, ds.orders), opts);
     INFO(r.status().message());
     REQUIRE(r.ok());
     for (const char* node : {"lookup", "agg", "gagg"}) {

@@ -11,7 +11,8 @@
 namespace qg::enginetest {
 namespace {
 
-TEST_CASE("property: every strategy returns the same rows on SQLite", "[engine][sqlite][property]") {
+TEST_CASE("property: every strategy returns the same rows on SQLite",
+          "[engine][sqlite][property]") {
   TempDir dir;
   auto engine = Engine::Create();
   REQUIRE(engine.ok());

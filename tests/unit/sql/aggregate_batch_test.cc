@@ -18,9 +18,10 @@ absl::StatusOr<sql::AggregateBatch> Agg(std::string_view text, std::vector<std::
 }
 
 TEST_CASE("Aggregate rewrite groups by the key and derives the empty-group row", "[sql]") {
-  auto a = Agg("SELECT count(*) AS n, sum(total) s, min(total), max(o.total), avg(total) AS a "
-               "FROM orders o WHERE o.user_id = :uid AND total > :min",
-               {"uid"}, 2);
+  auto a =
+      Agg("SELECT count(*) AS n, sum(total) s, min(total), max(o.total), avg(total) AS a "
+          "FROM orders o WHERE o.user_id = :uid AND total > :min",
+          {"uid"}, 2);
   REQUIRE(a.ok());
   CHECK(a->batched.text ==
         "SELECT count(*) AS n, sum(total) s, min(total), max(o.total), avg(total) AS a, "
