@@ -101,8 +101,9 @@ struct BatchedSql {
 // Safe only for a single SELECT in which each key parameter appears exactly
 // once, as `<column> = :p` (or `:p = <column>`) at parenthesis depth 0 inside
 // WHERE, with no OR at depth 0 of the WHERE clause, and no GROUP BY, HAVING,
-// LIMIT, OFFSET, FETCH, UNION/INTERSECT/EXCEPT, window (OVER) or aggregate
-// call at depth 0. Anything else returns kFailedPrecondition with the reason,
+// LIMIT, OFFSET, FETCH, UNION/INTERSECT/EXCEPT at depth 0 and no window
+// (OVER) or aggregate call in the select list at any depth outside a
+// subquery (`coalesce(sum(x), 0)` would sum over the whole batch). Anything else returns kFailedPrecondition with the reason,
 // and the planner falls back to per-binding execution.
 // Several key parameters use row values: (a, b) IN (VALUES (?, ?), (?, ?));
 // kAnyArray with several key parameters is refused (kFailedPrecondition):

@@ -84,6 +84,12 @@ struct Statement {
   // the key column; no key column trails then. -1: the keys trail.
   int key_position = -1;
   size_t batch_items = 0;  // 0: one binding per execution; else bindings per execution
+  // Batched dependent aggregate (docs/design.md §11): the statement groups by
+  // its key columns, so a binding with no rows gets no row back; it gets
+  // `empty_row` (one value per visible column: count 0, other aggregates
+  // NULL) when that is non-empty, else nothing (a GROUP BY query).
+  bool key_grouped = false;
+  std::vector<Value> empty_row;
   bool is_write = false;
   // Provider-private compiled form (e.g. a parsed request template).
   std::shared_ptr<const void> data;

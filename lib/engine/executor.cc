@@ -24,6 +24,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
+#include "engine/aggregate_fill.h"
 #include "engine/cost_model.h"
 #include "qg/pool.h"
 
@@ -459,6 +460,19 @@ class CollectSink : public RowSink {
     pending_rows_ = 0;
     pending_bytes_ = 0;
     return s;
+  }
+
+  // A row the statement did not return (its visible columns) for `binding`.
+  absl::Status AppendFor(std::vector<Value>& row, uint32_t binding) {
+    const size_t trailing = key_position_ >= 0 ? 0 : key_columns_;
+    if (row.size() + trailing != total_columns_) {
+      return absl::InternalError(absl::StrCat("a filled row has ", row.size(), " values for ",
+                                              total_columns_ - trailing, " columns"));
+    }
+    row.resize(total_columns_);
+    QG_RETURN_IF_ERROR(Append(row, /*move=*/true));
+    out_->row_binding.push_back(binding);
+    return absl::OkStatus();
   }
 
   absl::Status OnRow(std::vector<Value>& row) override {
@@ -1028,6 +1042,12 @@ absl::Status GraphRun::ExecuteItem(NodeRun& nr, Connection& conn, size_t item, T
   {
     CancelRegistration reg(nr.token.get(), [&conn] { conn.Cancel(); });
     s = conn.Execute(*stmt, args, &sink, &stats);
+  }
+  if (s.ok() && stmt->key_grouped) {  // keys without a group: docs/design.md §11
+    const size_t begin = item * nr.batch_size;
+    s = FillEmptyGroups(
+        *stmt, nr.items[item].row_binding, begin, begin + item_bindings,
+        [&sink](std::vector<Value>& row, uint32_t b) { return sink.AppendFor(row, b); });
   }
   if (s.ok()) s = sink.Flush();
   out->round_trips += stats.round_trips > 0 ? stats.round_trips : 1;

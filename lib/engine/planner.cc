@@ -291,6 +291,7 @@ absl::StatusOr<std::shared_ptr<PlannedGraph>> BuildPlan(const Graph& graph,
         pn.kind = ExecKind::kBatched;
         np.reason = absl::StrCat(
             node.strategy == Strategy::kBatched ? "forced by strategy \"batched\"" : "auto",
+            pn.batched_full.key_grouped ? ": aggregate grouped by key" : "",
             pn.form == BatchForm::kAnyArray ? ": keys as one array argument (= ANY)"
                                             : ": keys as an IN list",
             pn.batch_size_flexible

@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "sql/aggregate_batch.h"
 #include "sql/sql_lexer.h"
 
 namespace qg {
@@ -158,9 +159,12 @@ bool IsAggregate(std::string_view w) {
 
 class BatchRewriter {
  public:
+  // `grouped`: the statement is a dependent aggregate (sql/aggregate_batch.h):
+  // top-level aggregates and GROUP BY are allowed and the key columns are
+  // added to the GROUP BY list.
   BatchRewriter(const ParsedSql& sql, const std::vector<std::string>& keys, size_t items,
-                PlaceholderStyle style, BatchForm form)
-      : sql_(sql), keys_(keys), items_(items), style_(style), form_(form) {}
+                PlaceholderStyle style, BatchForm form, bool grouped = false)
+      : sql_(sql), keys_(keys), items_(items), style_(style), form_(form), grouped_(grouped) {}
 
   absl::StatusOr<BatchedSql> Run() {
     if (keys_.empty()) return absl::InvalidArgumentError("batched rewrite needs key parameters");
@@ -244,17 +248,47 @@ class BatchRewriter {
       } else if (word == "WHERE") {
         if (where_ == kNone) where_ = i;
       } else if (word == "GROUP") {
-        return Refuse("GROUP BY at the top level");
+        if (!grouped_ || !IsWord(i + 1, "BY") || group_ != kNone) {
+          return Refuse("GROUP BY at the top level");
+        }
+        group_ = i;
+        if (where_ != kNone && where_end_ == kNone) where_end_ = i;
       } else if (word == "HAVING" || word == "LIMIT" || word == "OFFSET" || word == "FETCH" ||
                  word == "UNION" || word == "INTERSECT" || word == "EXCEPT" || word == "WINDOW" ||
                  word == "OVER") {
         return Refuse(absl::StrCat(word, " at the top level"));
       } else if (word == "ORDER" || word == "FOR" || word == "LOCK") {
         if (where_ != kNone && where_end_ == kNone) where_end_ = i;
-      } else if (IsPunct(i + 1, "(") && IsAggregate(Text(t))) {
+        if (group_ != kNone && group_end_ == kNone) group_end_ = i;
+      } else if (!grouped_ && IsPunct(i + 1, "(") && IsAggregate(Text(t))) {
         return Refuse(absl::StrCat("aggregate ", sql::Av(Text(t)), "( at the top level"));
       }
     }
+    if (from_ != kNone && !grouped_) {
+      // An aggregate or window nested in a select-list expression
+      // (`coalesce(sum(x), 0)`) computes over the whole batch, not per key.
+      // A parenthesized subquery is its own query and is left alone.
+      std::vector<int> subquery_depths;
+      for (size_t i = select_ + 1; i < from_; ++i) {
+        while (!subquery_depths.empty() && sig_[i].depth < subquery_depths.back()) {
+          subquery_depths.pop_back();
+        }
+        if (IsPunct(i, "(") && (IsWord(i + 1, "SELECT") || IsWord(i + 1, "WITH"))) {
+          subquery_depths.push_back(sig_[i].depth + 1);
+        }
+        if (!subquery_depths.empty() || sig_[i].tok.kind != TokenKind::kWord) continue;
+        if (IsWord(i, "OVER")) return Refuse("window (OVER) in the select list");
+        if (IsPunct(i + 1, "(") && IsAggregate(Text(sig_[i].tok))) {
+          return Refuse(
+              absl::StrCat("aggregate ", sql::Av(Text(sig_[i].tok)), "( in the select list"));
+        }
+      }
+    }
+    if (group_ != kNone && group_end_ == kNone) group_end_ = sig_.size();
+    if (group_ != kNone && (where_ == kNone || where_ > group_)) {
+      return Refuse("no WHERE clause before GROUP BY");
+    }
+    if (group_ != kNone && group_end_ <= group_ + 2) return Refuse("an empty GROUP BY list");
     if (from_ == kNone) return Refuse("no FROM clause at the top level");
     if (from_ == select_ + 1) return Refuse("empty select list");
     if (where_ == kNone) return Refuse("no WHERE clause at the top level");
@@ -399,13 +433,17 @@ class BatchRewriter {
     // Edits in text order: [begin, end) replaced by a generator.
     struct Edit {
       size_t begin, end;
-      int kind;  // 0: key columns insertion, 1: batched comparison, 2: removal
+      int kind;  // 0: key columns insertion, 1: batched comparison, 2: removal, 3: GROUP BY keys
     };
     std::vector<Edit> edits;
-    const int key_position = uses.size() == 1 ? SelectListPosition(uses[0]) : -1;
+    const int key_position = uses.size() == 1 && !grouped_ ? SelectListPosition(uses[0]) : -1;
     if (key_position < 0) {
       size_t after_select_list = sig_[from_ - 1].tok.end;
       edits.push_back({after_select_list, after_select_list, 0});
+    }
+    if (grouped_) {  // the key columns join (or start) the GROUP BY list
+      const size_t at = sig_[(group_ != kNone ? group_end_ : where_end_) - 1].tok.end;
+      edits.push_back({at, at, 3});
     }
     size_t first_use = 0;
     for (size_t k = 1; k < uses.size(); ++k) {
@@ -457,6 +495,12 @@ class BatchRewriter {
         }
       } else if (e.kind == 1) {
         EmitComparison(uses, numberer, &out);
+      } else if (e.kind == 3) {
+        out.text += group_ != kNone ? ", " : " GROUP BY ";
+        for (size_t k = 0; k < uses.size(); ++k) {
+          if (k > 0) out.text += ", ";
+          out.text += SigText(uses[k].col_first, uses[k].col_last);
+        }
       }
       pos = e.end;
       while (placeholders != sql_.placeholders.end() && placeholders->begin < pos) ++placeholders;
@@ -509,11 +553,14 @@ class BatchRewriter {
   size_t items_;
   PlaceholderStyle style_;
   BatchForm form_;
+  bool grouped_;
   std::vector<Sig> sig_;
   size_t select_ = kNone;
   size_t from_ = kNone;
   size_t where_ = kNone;
   size_t where_end_ = kNone;
+  size_t group_ = kNone;
+  size_t group_end_ = kNone;
   std::vector<std::pair<size_t, size_t>> conjuncts_;  // [first, end) sig indexes
 };
 
@@ -608,5 +655,16 @@ absl::StatusOr<BatchedSql> RewriteBatched(const ParsedSql& sql,
                                           PlaceholderStyle style, BatchForm form) {
   return BatchRewriter(sql, key_params, items, style, form).Run();
 }
+
+namespace sql {
+
+absl::StatusOr<BatchedSql> RewriteBatchedGrouped(const ParsedSql& sql,
+                                                 const std::vector<std::string>& key_params,
+                                                 size_t items, PlaceholderStyle style,
+                                                 BatchForm form) {
+  return BatchRewriter(sql, key_params, items, style, form, /*grouped=*/true).Run();
+}
+
+}  // namespace sql
 
 }  // namespace qg

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "sql/aggregate_batch.h"
 #include "sql/sql_lexer.h"
 
 namespace qg {
@@ -108,6 +109,20 @@ absl::StatusOr<Statement> CompileSql(const CompileRequest& request, PlaceholderS
       stmt.is_write
           ? RewriteInsertBatched(*parsed, request.key_params, request.batch_items, style)
           : RewriteBatched(*parsed, request.key_params, request.batch_items, style, request.form);
+  if (!batched.ok() && !stmt.is_write &&
+      batched.status().code() == absl::StatusCode::kFailedPrecondition) {
+    // A dependent aggregate: one statement grouped by the keys.
+    auto agg = sql::RewriteAggregateBatched(*parsed, request.key_params, request.batch_items, style,
+                                            request.form);
+    if (agg.ok()) {
+      batched = std::move(agg->batched);
+      stmt.key_grouped = true;
+      stmt.empty_row = std::move(agg->empty_row);
+    } else if (agg.status().message().find("not an aggregate query") == std::string_view::npos) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(batched.status().message(), "; ", agg.status().message()));
+    }
+  }
   if (!batched.ok()) return batched.status();
   stmt.text = std::move(batched->text);
   stmt.args = std::move(batched->args);

@@ -77,9 +77,19 @@ TEST_CASE("CompileSql batched statement", "[sql]") {
   CHECK(a->text ==
         "SELECT id, total, user_id AS __qg_k0 FROM orders WHERE user_id = ANY($1) AND total > $2");
 
+  // A dependent aggregate is grouped by its key (sql/aggregate_batch.h).
   req.query_string = "SELECT count(*) FROM orders WHERE user_id = :uid";
+  auto grouped = CompileSql(req, PlaceholderStyle::kDollar);
+  REQUIRE(grouped.ok());
+  CHECK(grouped->key_grouped);
+  CHECK(grouped->text ==
+        "SELECT count(*), user_id AS __qg_k0 FROM orders WHERE user_id = ANY($1) GROUP BY user_id");
+  req.query_string = "SELECT coalesce(sum(total), 0) FROM orders WHERE user_id = :uid";
   auto refused = CompileSql(req, PlaceholderStyle::kDollar);
   CHECK(refused.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK_THAT(std::string(refused.status().message()),
+             Catch::Contains("cannot batch as a grouped aggregate"));
+  req.query_string = "SELECT count(*) FROM orders WHERE user_id = :uid";
 
   req.key_params = {"other"};
   CHECK(CompileSql(req, PlaceholderStyle::kDollar).status().code() ==

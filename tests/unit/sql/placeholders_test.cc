@@ -246,6 +246,13 @@ TEST_CASE("RewriteBatched refuses unsafe queries with a reason", "[sql]") {
            Case{"SELECT a FROM t WHERE a = :p OFFSET 1", "OFFSET"},
            Case{"SELECT a FROM t WHERE a = :p FETCH FIRST 1 ROWS ONLY", "FETCH"},
            Case{"SELECT count(*) FROM t WHERE a = :p", "aggregate count("},
+           // Aggregates and windows nested in expressions compute over the
+           // whole batch, not per key (wrong results when batched).
+           Case{"SELECT coalesce(sum(x), 0) AS s FROM t WHERE a = :p", "aggregate sum("},
+           Case{"SELECT (count(*)) FROM t WHERE a = :p", "aggregate count("},
+           Case{"SELECT 1 + max(x) FROM t WHERE a = :p", "aggregate max("},
+           Case{"SELECT coalesce(row_number() OVER (ORDER BY a), 0) FROM t WHERE a = :p", "OVER"},
+           Case{"SELECT a, lag(x) OVER w FROM t WHERE a = :p WINDOW w AS (ORDER BY x)", "OVER"},
            Case{"SELECT a FROM t WHERE a = :p UNION SELECT 1 FROM u", "UNION"},
            Case{"SELECT a, row_number() OVER (ORDER BY a) FROM t WHERE a = :p", "OVER"},
            Case{"SELECT a FROM t WHERE a = :p HAVING a > 1", "HAVING"},
