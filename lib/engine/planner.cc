@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "engine/fetch_once.h"
 
 namespace qg {
 namespace {
@@ -169,6 +170,11 @@ void CostCache::Store(const std::string& source, const std::string& text,
   cache_[CacheKey(source, text)] = estimate;
 }
 
+CostEstimate EstimateStatement(const PlannedNode& pn, const Statement& stmt,
+                               const PlannerInputs& in) {
+  return Estimate(pn, stmt, in);
+}
+
 std::string NodeErrorPrefix(const Node& node) {
   return absl::StrCat("node \"", node.node_id, "\" (source \"", node.database_id, "\"): ");
 }
@@ -300,6 +306,9 @@ absl::StatusOr<std::shared_ptr<PlannedGraph>> BuildPlan(const Graph& graph,
       pn.kind = ExecKind::kSingle;
       np.reason = pn.is_write ? "write, no incoming mappings: one execution"
                               : "no incoming mappings: one execution";
+    } else if (pn.is_write && node.strategy == Strategy::kFetchOnce) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(pn.error_prefix, "strategy \"fetch_once\" is for reads"));
     } else if (pn.is_write && node.strategy == Strategy::kPerBinding) {
       pn.kind = ExecKind::kPerBinding;
       np.reason = "write: forced by strategy \"per_binding\"";
@@ -322,6 +331,16 @@ absl::StatusOr<std::shared_ptr<PlannedGraph>> BuildPlan(const Graph& graph,
     } else if (node.strategy == Strategy::kPerBinding) {
       pn.kind = ExecKind::kPerBinding;
       np.reason = "forced by strategy \"per_binding\"";
+    } else if (node.strategy == Strategy::kFetchOnce) {
+      absl::Status f = CompileFetchOnce(pn);
+      if (!f.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            pn.error_prefix, "strategy \"fetch_once\" is not possible: ", f.message()));
+      }
+      pn.kind = ExecKind::kFetchOnce;
+      np.reason =
+          "forced by strategy \"fetch_once\": the whole relation in one execution, joined "
+          "with the bindings in the engine";
     } else {
       const int64_t requested = node.batch_size.value_or(in.default_batch_size);
       absl::Status batched = PlanBatched(pn, requested);
@@ -345,12 +364,18 @@ absl::StatusOr<std::shared_ptr<PlannedGraph>> BuildPlan(const Graph& graph,
     }
     np.kind = pn.kind;
     np.batch_size = pn.kind == ExecKind::kBatched ? pn.batch_size : 0;
-    np.parallelism = pn.kind == ExecKind::kSingle ? 1 : pn.max_parallelism;
-    const Statement& shown = pn.kind == ExecKind::kBatched ? pn.batched_full : pn.plain;
+    np.parallelism =
+        pn.kind == ExecKind::kSingle || pn.kind == ExecKind::kFetchOnce ? 1 : pn.max_parallelism;
+    const Statement& shown = pn.kind == ExecKind::kBatched     ? pn.batched_full
+                             : pn.kind == ExecKind::kFetchOnce ? pn.fetch_all
+                                                               : pn.plain;
     np.statement = shown.text;
     np.estimate = Estimate(pn, shown, in);
     pg->plan.nodes.push_back(std::move(np));
   }
+
+  // Dependent reads: alternatives and costs; auto nodes choose from them.
+  DecideStrategies(*pg, in);
 
   // The public plan lists nodes in dataflow order.
   std::vector<int> order = TopologicalOrder(g);
