@@ -33,11 +33,11 @@
 namespace qg {
 
 enum class NodeMode { kRead, kWrite };
-enum class Strategy { kAuto, kBatched, kPerBinding };
+enum class Strategy { kAuto, kBatched, kPerBinding, kFetchOnce };
 enum class OnError { kFail, kContinue };
 enum class TransactionMode { kAutonomous, kCommon, kTwoPhase };
 
-QG_EXPORT std::string_view StrategyName(Strategy s);  // "auto" | "batched" | "per_binding"
+QG_EXPORT std::string_view StrategyName(Strategy s);  // "auto" | "batched" | "per_binding" | "fetch_once"
 QG_EXPORT std::string_view TransactionModeName(
     TransactionMode m);  // "autonomous" | "common" | "2pc"
 // The inverse of TransactionModeName; kInvalidArgument listing the modes.

@@ -70,6 +70,10 @@ QG_EXPORT NativeSql RewritePlaceholders(const ParsedSql& sql, PlaceholderStyle s
 enum class BatchForm {
   kInList,    // col IN (?, ?, ...), one placeholder per key (per key tuple item)
   kAnyArray,  // col = ANY($n), one array argument per key parameter (PostgreSQL)
+  // Fetch once (docs/design.md §5): no keys are sent; each `col = :p` becomes
+  // `col IS NOT NULL` so the statement returns the whole relation with its
+  // key columns, and the engine joins it with the bindings locally.
+  kFetchAll,
 };
 
 // One native argument of a batched statement.

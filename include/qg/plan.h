@@ -23,8 +23,18 @@ enum class ExecKind {
   kSingle,      // no incoming mappings: one execution
   kBatched,     // many bindings per round trip
   kPerBinding,  // one prepared statement per binding, several connections at once
+  kFetchOnce,   // the whole relation fetched once, joined with the bindings in the engine
 };
-QG_EXPORT std::string_view ExecKindName(ExecKind k);  // "single" | "batched" | "per_binding"
+// "single" | "batched" | "per_binding" | "fetch_once"
+QG_EXPORT std::string_view ExecKindName(ExecKind k);
+
+// One strategy the planner weighed for a dependent node (docs/design.md §11).
+struct Alternative {
+  ExecKind kind = ExecKind::kBatched;
+  double est_ms = -1;  // -1: no estimate
+  bool possible = true;
+  std::string note;  // why not possible, or how the cost was reckoned
+};
 
 struct NodePlan {
   int node = -1;  // index into graph.nodes
@@ -48,6 +58,10 @@ struct NodePlan {
   double expected_ms = -1;
   double ms_per_binding = -1;
   double ms_batched = -1;
+  // Dependent reads: every strategy weighed, with its estimated cost, and
+  // the key count the choice assumed (-1: unknown).
+  std::vector<Alternative> alternatives;
+  double expected_keys = -1;
 };
 
 struct Plan {

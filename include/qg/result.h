@@ -44,7 +44,12 @@ QG_EXPORT std::string_view NodeStatusName(
     NodeStatus s);  // "ok" | "skipped" | "failed" | "cancelled"
 
 struct NodeStats {
-  std::string strategy;        // "single" | "batched" | "per_binding" | "write"
+  std::string strategy;  // "single" | "batched" | "per_binding" | "fetch_once" | "write"
+  // The plan's strategy, and why the executor changed it (empty: it did
+  // not): a parent's actual rows differed from its estimate by more than 4x
+  // and the choice was made again with the actual key count (§11).
+  std::string planned_strategy;
+  std::string replan_reason;
   int64_t bindings = 0;        // distinct bindings executed
   int64_t round_trips = 0;     // statements sent to the source
   int64_t rows_affected = -1;  // write nodes

@@ -26,6 +26,7 @@
 #include "common/status_macros.h"
 #include "engine/aggregate_fill.h"
 #include "engine/cost_model.h"
+#include "engine/fetch_once.h"
 #include "qg/pool.h"
 
 namespace qg {
@@ -95,8 +96,12 @@ std::string KeyText(const std::vector<Value>& key) {
 // type affinity turning 1 into '1', a case-insensitive collation in MySQL).
 // Such a row belongs to every binding whose key text matches, exactly or
 // else ignoring case, as it would have with one execution per binding.
+// Fetch once (`exact_text` true): no source compared the row with the
+// bindings, so only an exact text match counts (no case folding), and a
+// row no binding wants gets none (an empty list, not an error).
 struct NodeRun;
-absl::StatusOr<std::vector<uint32_t>> LooseMatches(NodeRun& nr, const std::vector<Value>& key);
+absl::StatusOr<std::vector<uint32_t>> LooseMatches(NodeRun& nr, const std::vector<Value>& key,
+                                                   bool exact_text = false);
 
 class PoolLease : public ConnectionLease {
  public:
@@ -277,10 +282,14 @@ struct NodeRun {
   std::unique_ptr<CancelRegistration> graph_link;
   WatchdogTimer timer;
   int pending_parents = 0;
+  // The strategy this run uses: the plan's, unless re-planned at start
+  // (engine/fetch_once.h ReplanAtStart, with replan_reason).
+  ExecKind kind = ExecKind::kSingle;
+  std::string replan_reason;
 
   // Set by StartNode before any task runs; read-only afterwards.
   std::vector<std::vector<Value>> bindings;
-  TupleIndex binding_index{&bindings};  // kBatched: key tuple -> binding
+  TupleIndex binding_index{&bindings};  // kBatched, kFetchOnce: key tuple -> binding
   // kBatched, built on the first key that misses binding_index: bindings by
   // the text of their keys, exact and lower-cased (see LooseMatches).
   absl::Mutex loose_mu;
@@ -384,7 +393,8 @@ class CollectSink : public RowSink {
         item_bindings_(item_bindings),
         fixed_binding_(fixed_binding),
         key_columns_(key_columns),
-        key_position_(key_columns == 1 ? key_position : -1) {}
+        key_position_(key_columns == 1 ? key_position : -1),
+        fetch_once_(nr->kind == ExecKind::kFetchOnce) {}
 
   absl::Status OnColumns(const std::vector<ColumnInfo>& columns) override {
     const size_t trailing = key_position_ >= 0 ? 0 : key_columns_;
@@ -489,9 +499,18 @@ class CollectSink : public RowSink {
       if (found >= 0) {
         binding = static_cast<uint32_t>(found);
       } else {
+        // Fetch once: a row with a null key is no binding's (= never
+        // matches null); neither is a row whose key no binding has.
+        if (fetch_once_) {
+          for (size_t k = 0; k < key.n; ++k) {
+            if (key.data[k].is_null()) return absl::OkStatus();
+          }
+        }
         // Further bindings the row belongs to (loose matches) get copies.
-        QG_ASSIGN_OR_RETURN(std::vector<uint32_t> more,
-                            LooseMatches(*nr_, std::vector<Value>(key.data, key.data + key.n)));
+        QG_ASSIGN_OR_RETURN(
+            std::vector<uint32_t> more,
+            LooseMatches(*nr_, std::vector<Value>(key.data, key.data + key.n), fetch_once_));
+        if (more.empty()) return absl::OkStatus();
         binding = more.back();
         more.pop_back();
         for (uint32_t extra : more) {
@@ -559,9 +578,11 @@ class CollectSink : public RowSink {
   size_t total_columns_ = 0;
   std::vector<size_t> projection_;
   bool can_move_ = true;
+  bool fetch_once_;  // rows no binding wants are dropped
 };
 
-absl::StatusOr<std::vector<uint32_t>> LooseMatches(NodeRun& nr, const std::vector<Value>& key) {
+absl::StatusOr<std::vector<uint32_t>> LooseMatches(NodeRun& nr, const std::vector<Value>& key,
+                                                   bool exact_text) {
   absl::MutexLock lock(&nr.loose_mu);
   if (!nr.loose_built) {
     nr.loose_built = true;
@@ -574,6 +595,7 @@ absl::StatusOr<std::vector<uint32_t>> LooseMatches(NodeRun& nr, const std::vecto
   const std::string text = KeyText(key);
   auto it = nr.text_index.find(text);
   if (it != nr.text_index.end()) return it->second;
+  if (exact_text) return std::vector<uint32_t>{};
   it = nr.lower_index.find(absl::AsciiStrToLower(text));
   if (it != nr.lower_index.end()) return it->second;
   std::vector<std::string> shown;
@@ -625,6 +647,7 @@ absl::StatusOr<GraphResult> GraphRun::Run() {
     auto nr = std::make_unique<NodeRun>();
     nr->pn = pg.nodes[i].get();
     nr->pending_parents = static_cast<int>(nr->pn->parents.size());
+    nr->kind = nr->pn->kind;
     nodes_.push_back(std::move(nr));
   }
 
@@ -814,10 +837,20 @@ void GraphRun::StartNode(int i) {
     }
     nr.bindings = std::move(*b);
     if (nr.bindings.empty()) return FinishNode(i, NodeStatus::kSkipped);
+    // Adaptive re-planning: a parent far off its estimate decides again.
+    if (pn.auto_strategy) {
+      std::vector<ParentRows> parents;
+      for (const InputGroup& g : pn.groups) {
+        parents.push_back(ParentRows{nodes_[g.parent]->pn->node->node_id,
+                                     nodes_[g.parent]->pn->est_rows,
+                                     static_cast<double>(nodes_[g.parent]->result.num_rows)});
+      }
+      nr.kind = ReplanAtStart(pn, parents, nr.bindings.size(), &nr.replan_reason);
+    }
   }
 
   // Arguments of the plain statement.
-  if (pn.kind != ExecKind::kBatched) {
+  if (nr.kind != ExecKind::kBatched) {
     for (const BatchArg& a : pn.plain.args) {
       int pos = -1;
       for (size_t k = 0; k < pn.binding_params.size(); ++k) {
@@ -842,9 +875,17 @@ void GraphRun::StartNode(int i) {
     }
   }
 
-  switch (pn.kind) {
+  switch (nr.kind) {
     case ExecKind::kSingle:
       nr.num_items = 1;
+      break;
+    case ExecKind::kFetchOnce:  // one execution; its rows find their bindings by key
+      nr.num_items = 1;
+      nr.binding_index.Reserve(nr.bindings.size());
+      for (size_t k = 0; k < nr.bindings.size(); ++k) {
+        nr.binding_index.Insert(static_cast<uint32_t>(k));
+      }
+      nr.binding_index.Seal();
       break;
     case ExecKind::kPerBinding:
       nr.num_items = nr.bindings.size();
@@ -985,7 +1026,17 @@ absl::Status GraphRun::ExecuteItem(NodeRun& nr, Connection& conn, size_t item, T
   const Statement* stmt = &pn.plain;
   Statement batched;
   int64_t fixed_binding = -1;
-  if (pn.kind == ExecKind::kBatched) {
+  if (nr.kind == ExecKind::kFetchOnce) {
+    stmt = &pn.fetch_all;
+    for (const BatchArg& a : stmt->args) {
+      if (a.kind != BatchArg::Kind::kParam) {
+        return absl::InternalError("the fetch-once statement takes a key argument");
+      }
+      BoundArg b;
+      QG_RETURN_IF_ERROR(ParamValue(a.name, &b.value));
+      args.push_back(std::move(b));
+    }
+  } else if (nr.kind == ExecKind::kBatched) {
     const size_t bs = nr.batch_size;
     const size_t begin = item * bs;
     const size_t end = std::min(begin + bs, nr.bindings.size());
@@ -1020,7 +1071,7 @@ absl::Status GraphRun::ExecuteItem(NodeRun& nr, Connection& conn, size_t item, T
       args.push_back(std::move(b));
     }
   } else {
-    if (pn.kind == ExecKind::kPerBinding) fixed_binding = static_cast<int64_t>(item);
+    if (nr.kind == ExecKind::kPerBinding) fixed_binding = static_cast<int64_t>(item);
     args.reserve(pn.plain.args.size());
     for (size_t k = 0; k < pn.plain.args.size(); ++k) {
       BoundArg b;
@@ -1030,9 +1081,11 @@ absl::Status GraphRun::ExecuteItem(NodeRun& nr, Connection& conn, size_t item, T
     }
   }
   size_t item_bindings = 0;
-  if (pn.kind == ExecKind::kBatched) {
+  if (nr.kind == ExecKind::kBatched) {
     item_bindings = std::min(nr.batch_size, nr.bindings.size() - item * nr.batch_size);
-  } else if (pn.kind == ExecKind::kPerBinding) {
+  } else if (nr.kind == ExecKind::kFetchOnce) {
+    item_bindings = nr.bindings.size();
+  } else if (nr.kind == ExecKind::kPerBinding) {
     item_bindings = 1;
   }
   CollectSink sink(this, &nr, item, item_bindings, fixed_binding, stmt->key_columns,
@@ -1123,7 +1176,9 @@ void GraphRun::FinishNode(int i, NodeStatus status) {
   r.database_id = node.database_id;
   r.status = status;
   r.binding_params = pn.binding_params;
-  r.stats.strategy = pn.is_write ? "write" : std::string(ExecKindName(pn.kind));
+  r.stats.strategy = pn.is_write ? "write" : std::string(ExecKindName(nr.kind));
+  r.stats.planned_strategy = pn.is_write ? "write" : std::string(ExecKindName(pn.kind));
+  r.stats.replan_reason = nr.replan_reason;
   r.stats.bindings = static_cast<int64_t>(nr.bindings.size());
   for (const NodePlan& np : ctx_.planned->plan.nodes) {
     if (np.node == i) r.stats.estimated_rows = np.expected_rows;

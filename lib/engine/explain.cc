@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/json_writer.h"
+#include "engine/explain_strategy.h"
 #include "qg/plan.h"
 #include "qg/result.h"
 
@@ -111,8 +112,10 @@ std::string RenderText(const Plan& plan, const GraphResult* actuals) {
     absl::StrAppend(&out, "  statement:   ", np.statement, "\n");
     absl::StrAppend(&out, "  estimate:    ", EstimateText(np.estimate), "\n");
     absl::StrAppend(&out, "  expected:    ", ExpectedText(np), "\n");
+    out += AlternativesText(np);
     if (const NodeResult* r = ActualOf(actuals, np)) {
       absl::StrAppend(&out, "  actual:      ", ActualText(*r), "\n");
+      out += ReplanText(*r);
     }
   }
   return out;
@@ -164,12 +167,14 @@ std::string RenderJson(const Plan& plan, const GraphResult* actuals) {
                     ",\"ms\":", num_or_null(np.expected_ms),
                     ",\"per_binding_ms\":", num_or_null(np.ms_per_binding),
                     ",\"batched_ms\":", num_or_null(np.ms_batched), "}");
+    out += AlternativesJson(np);
     if (const NodeResult* r = ActualOf(actuals, np)) {
       absl::StrAppend(&out, ",\"actual\":{\"status\":", JsonString(NodeStatusName(r->status)),
                       ",\"rows\":", r->num_rows, ",\"bindings\":", r->stats.bindings,
                       ",\"round_trips\":", r->stats.round_trips,
                       ",\"parallelism\":", r->stats.parallelism,
                       ",\"elapsed_ms\":", Num((r->stats.end_ns - r->stats.start_ns) / 1e6));
+      out += ReplanJson(*r);
       if (r->stats.rows_affected >= 0) {
         absl::StrAppend(&out, ",\"rows_affected\":", r->stats.rows_affected);
       }
@@ -224,6 +229,8 @@ std::string_view ExecKindName(ExecKind k) {
       return "batched";
     case ExecKind::kPerBinding:
       return "per_binding";
+    case ExecKind::kFetchOnce:
+      return "fetch_once";
   }
   return "single";
 }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "engine/cost_model.h"
+#include "engine/fetch_once.h"
 
 namespace qg {
 namespace {
@@ -130,6 +131,16 @@ void EstimateNodes(PlannedGraph& pg, const std::vector<int>& order, const Planne
 }
 
 }  // namespace
+
+CostEstimate EstimateStatement(const PlannedNode& pn, const Statement& stmt,
+                               const PlannerInputs& in) {
+  CostModel fallback;  // no engine model: defaults, nothing kept
+  CostModel& model = in.cost_model != nullptr ? *in.cost_model : fallback;
+  PlannerInputs local = in;
+  if (in.cost_model == nullptr) local.cost_mode = CostMode::kCachedOnly;
+  const std::string shape = &stmt == &pn.fetch_all ? FetchAllShape(pn) : CostModel::Shape(pn, false);
+  return model.Estimate(pn, shape, stmt, 1, local);
+}
 
 std::string NodeErrorPrefix(const Node& node) {
   return absl::StrCat("node \"", node.node_id, "\" (source \"", node.database_id, "\"): ");
@@ -262,6 +273,9 @@ absl::StatusOr<std::shared_ptr<PlannedGraph>> BuildPlan(const Graph& graph,
       pn.kind = ExecKind::kSingle;
       np.reason = pn.is_write ? "write, no incoming mappings: one execution"
                               : "no incoming mappings: one execution";
+    } else if (pn.is_write && node.strategy == Strategy::kFetchOnce) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(pn.error_prefix, "strategy \"fetch_once\" is for reads"));
     } else if (pn.is_write && node.strategy == Strategy::kPerBinding) {
       pn.kind = ExecKind::kPerBinding;
       np.reason = "write: forced by strategy \"per_binding\"";
@@ -284,6 +298,16 @@ absl::StatusOr<std::shared_ptr<PlannedGraph>> BuildPlan(const Graph& graph,
     } else if (node.strategy == Strategy::kPerBinding) {
       pn.kind = ExecKind::kPerBinding;
       np.reason = "forced by strategy \"per_binding\"";
+    } else if (node.strategy == Strategy::kFetchOnce) {
+      absl::Status f = CompileFetchOnce(pn);
+      if (!f.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            pn.error_prefix, "strategy \"fetch_once\" is not possible: ", f.message()));
+      }
+      pn.kind = ExecKind::kFetchOnce;
+      np.reason =
+          "forced by strategy \"fetch_once\": the whole relation in one execution, joined "
+          "with the bindings in the engine";
     } else {
       const int64_t requested = node.batch_size.value_or(in.default_batch_size);
       absl::Status batched = PlanBatched(pn, requested);
@@ -308,16 +332,21 @@ absl::StatusOr<std::shared_ptr<PlannedGraph>> BuildPlan(const Graph& graph,
     }
     np.kind = pn.kind;
     np.batch_size = pn.kind == ExecKind::kBatched ? pn.batch_size : 0;
-    np.parallelism = pn.kind == ExecKind::kSingle ? 1 : pn.max_parallelism;
-    const Statement& shown = pn.kind == ExecKind::kBatched ? pn.batched_full : pn.plain;
+    np.parallelism =
+        pn.kind == ExecKind::kSingle || pn.kind == ExecKind::kFetchOnce ? 1 : pn.max_parallelism;
+    const Statement& shown = pn.kind == ExecKind::kBatched     ? pn.batched_full
+                             : pn.kind == ExecKind::kFetchOnce ? pn.fetch_all
+                                                               : pn.plain;
     np.statement = shown.text;
     pg->plan.nodes.push_back(std::move(np));
   }
 
   // Estimates, in dataflow order: a node's expected bindings are the product
-  // of its mapping parents' expected rows (docs/design.md §11).
+  // of its mapping parents' expected rows (docs/design.md §11). Then every
+  // dependent read weighs its alternatives with them; auto nodes choose.
   std::vector<int> order = TopologicalOrder(g);
   EstimateNodes(*pg, order, in);
+  DecideStrategies(*pg, in);
 
   // The public plan lists nodes in dataflow order.
   std::vector<bool> placed(n, false);

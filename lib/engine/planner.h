@@ -36,6 +36,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "engine/strategy_choice.h"
 #include "qg/cancel.h"
 #include "qg/catalog.h"
 #include "qg/graph.h"
@@ -104,6 +105,16 @@ struct PlannedNode {
   Statement batched_full;  // compiled for batch_size items
   // The shape (CostModel::Shape) the executor records this node's cost under.
   std::string cost_shape;
+  // kFetchOnce (engine/fetch_once.h): the whole relation with its key
+  // columns; compiled for fetch_once nodes and for auto dependent reads.
+  Statement fetch_all;
+  bool fetch_all_ok = false;
+  // Auto dependent reads: what the strategy choice was made from; the
+  // executor decides again from it when a parent's rows missed their
+  // estimate (docs/design.md §11).
+  bool auto_strategy = false;
+  StrategyInputs choice;
+  double est_rows = -1;  // this node's estimated rows (-1: unknown)
 
   std::vector<std::string> binding_params;  // mapped parameters, edge order
   std::vector<InputGroup> groups;           // mapping parents
@@ -130,6 +141,11 @@ struct PlannedGraph {
 
 // "node \"x\" (source \"db\"): "
 std::string NodeErrorPrefix(const Node& node);
+
+// The estimate of one execution of `stmt` on pn's source (cached, or asked
+// of the source when inputs allow; "default" with unknown rows otherwise).
+CostEstimate EstimateStatement(const PlannedNode& pn, const Statement& stmt,
+                               const PlannerInputs& in);
 
 absl::StatusOr<std::shared_ptr<PlannedGraph>> BuildPlan(const Graph& graph,
                                                         const PlannerInputs& inputs);

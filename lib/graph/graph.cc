@@ -31,6 +31,8 @@ std::string_view StrategyName(Strategy s) {
       return "batched";
     case Strategy::kPerBinding:
       return "per_binding";
+    case Strategy::kFetchOnce:
+      return "fetch_once";
   }
   return "auto";
 }

@@ -117,10 +117,11 @@ constexpr std::array<EnumName<NodeMode>, 2> kModes = {{
     {"read", NodeMode::kRead},
     {"write", NodeMode::kWrite},
 }};
-constexpr std::array<EnumName<Strategy>, 3> kStrategies = {{
+constexpr std::array<EnumName<Strategy>, 4> kStrategies = {{
     {"auto", Strategy::kAuto},
     {"batched", Strategy::kBatched},
     {"per_binding", Strategy::kPerBinding},
+    {"fetch_once", Strategy::kFetchOnce},
 }};
 constexpr std::array<EnumName<OnError>, 2> kOnErrors = {{
     {"fail", OnError::kFail},

@@ -511,6 +511,15 @@ class BatchRewriter {
 
   void EmitComparison(const std::vector<KeyUse>& uses, Numberer& numberer, BatchedSql* out) {
     std::string& text = out->text;
+    if (form_ == BatchForm::kFetchAll) {
+      // Every key conjunct becomes a null test (`col = NULL` matches no
+      // row, so rows with a null key are not fetched at all).
+      for (size_t k = 0; k < uses.size(); ++k) {
+        absl::StrAppend(&text, k > 0 ? " AND " : "", SigText(uses[k].col_first, uses[k].col_last),
+                        " IS NOT NULL");
+      }
+      return;
+    }
     if (form_ == BatchForm::kAnyArray) {
       const KeyUse& u = uses[0];
       absl::StrAppend(&text, SigText(u.col_first, u.col_last), " = ANY(", numberer.Fresh(), ")");

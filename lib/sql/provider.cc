@@ -109,9 +109,10 @@ absl::StatusOr<Statement> CompileSql(const CompileRequest& request, PlaceholderS
       stmt.is_write
           ? RewriteInsertBatched(*parsed, request.key_params, request.batch_items, style)
           : RewriteBatched(*parsed, request.key_params, request.batch_items, style, request.form);
-  if (!batched.ok() && !stmt.is_write &&
+  if (!batched.ok() && !stmt.is_write && request.form != BatchForm::kFetchAll &&
       batched.status().code() == absl::StatusCode::kFailedPrecondition) {
-    // A dependent aggregate: one statement grouped by the keys.
+    // A dependent aggregate: one statement grouped by the keys (a lookup
+    // form: fetching the whole relation once is for plain lookups).
     auto agg = sql::RewriteAggregateBatched(*parsed, request.key_params, request.batch_items, style,
                                             request.form);
     if (agg.ok()) {

@@ -109,6 +109,29 @@ TEST_CASE("mysql engine: the seed graph on two MariaDB databases equals the nati
       });
 }
 
+TEST_CASE("mysql engine: forced fetch_once equals the native join on the seed data",
+          "[mysql][engine][fetch_once]") {
+  SeedMysql();
+  auto engine = SeedEngine();
+  std::string graph = ReadFile(std::string(QG_SOURCE_DIR) + "/examples/graphs/seed.json");
+  const size_t at = graph.find("\"node_id\": \"order_data\",");
+  REQUIRE(at != std::string::npos);
+  graph.insert(at, "\"strategy\": \"fetch_once\", ");
+  auto native = MysqlConnect("qgtest");
+  CheckSeedGraphAgainstNative(
+      *engine, graph, TextKey,
+      [&](const std::string& city) {
+        return MyQuery(*native,
+                       "SELECT u.id, u.name, u.city, o.order_id, o.user_id, o.amount FROM "
+                       "users u JOIN orders o ON o.user_id = u.id WHERE u.city = :city",
+                       {{"city", Value::String(city)}});
+      },
+      [](const GraphResult&, const NodeResult& orders) {
+        CHECK(orders.stats.strategy == "fetch_once");
+        CHECK(orders.stats.round_trips == 1);
+      });
+}
+
 #if QG_WITH_POSTGRES
 // Runs SQL on a SQLite file; REQUIREs success.
 void SqliteExec(sqlite3* db, const std::string& sql) {

@@ -120,6 +120,34 @@ TEST_CASE("pg engine: the seed graph across two databases equals the native join
       });
 }
 
+TEST_CASE("pg engine: forced fetch_once equals the native join on the seed data",
+          "[postgres][engine][fetch_once]") {
+  SeedData();
+  auto engine = MakeEngine();
+  std::string graph = ReadFile(std::string(QG_SOURCE_DIR) + "/examples/graphs/seed_pg.json");
+  const size_t at = graph.find("\"node_id\": \"order_data\",");
+  REQUIRE(at != std::string::npos);
+  graph.insert(at, "\"strategy\": \"fetch_once\", ");
+  auto native = PgConnect("qgtest");
+  CheckSeedGraphAgainstNative(
+      *engine, graph, DebugKey,
+      [&](const std::string& city) {
+        return PgQuery(*native,
+                       "SELECT u.id, u.name, u.city, o.order_id, o.user_id, o.amount FROM "
+                       "users u JOIN orders o ON o.user_id = u.id WHERE u.city = :city",
+                       {{"city", Value::String(city)}});
+      },
+      [](const GraphResult& r, const NodeResult& orders) {
+        CHECK(orders.stats.strategy == "fetch_once");
+        CHECK(orders.stats.round_trips <= 2);  // one execution (prepare + execute)
+        for (const NodePlan& np : r.plan.nodes) {
+          if (np.node_id == "order_data") {
+            CHECK(np.statement.find("IS NOT NULL") != std::string::npos);
+          }
+        }
+      });
+}
+
 // Active statements whose text contains `marker`.
 std::string ActiveWith(const std::string& marker) {
   return SuperSql("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%" +

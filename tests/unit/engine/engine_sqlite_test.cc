@@ -161,7 +161,7 @@ TEST_CASE("the seed graph on two SQLite files matches the native join", "[engine
           "(11, NULL, 1), (12, 99, 2);"
           "INSERT INTO visits VALUES (1, 'Paris', 3), (1, 'Rome', 4), (3, 'Paris', 1);");
   auto engine = SqliteEngine(dir);
-  for (const std::string strategy : {"", "batched", "per_binding"}) {
+  for (const std::string strategy : {"", "batched", "per_binding", "fetch_once"}) {
     CheckAgainstNative(*engine, dir, "Paris", strategy, 0);
     CheckAgainstNative(*engine, dir, "Paris", strategy, 2);
   }
@@ -202,7 +202,7 @@ TEST_CASE("batched rows link back even when the source converts key types", "[en
           "CREATE TABLE visits (user_id INTEGER, city TEXT, n INTEGER);"
           "INSERT INTO orders VALUES (7, '1', 10), (8, '2', 20), (9, '3', 30);");
   auto engine = SqliteEngine(dir);
-  for (const std::string strategy : {"batched", "per_binding"}) {
+  for (const std::string strategy : {"batched", "per_binding", "fetch_once"}) {
     ExecuteOptions opts;
     opts.params = {{"city", Value::String("Paris")}};
     auto r = engine->ExecuteJson(SeedGraph(strategy, 0), opts);
@@ -227,7 +227,7 @@ TEST_CASE("numeric keys of different types bind and link as one value", "[engine
           "CREATE TABLE scores (k REAL, s TEXT);"
           "INSERT INTO scores VALUES (1, 'one'), (2, 'two'), (3, 'three'), (4, 'four');");
   auto engine = SqliteEngine(dir);
-  for (const std::string strategy : {"batched", "per_binding"}) {
+  for (const std::string strategy : {"batched", "per_binding", "fetch_once"}) {
     INFO("strategy " << strategy);
     auto r = engine->ExecuteJson(R"({"nodes": [
       {"node_id": "ids", "database_id": "db_users", "query_string": "SELECT v FROM ids",
@@ -321,6 +321,7 @@ TEST_CASE("property: dependent joins equal the native join on random data", "[en
     INFO("seed " << seed);
     CheckAgainstNative(*engine, dir, city, "batched", batch);
     CheckAgainstNative(*engine, dir, city, "per_binding", 0);
+    CheckAgainstNative(*engine, dir, city, "fetch_once", 0);
     CheckAgainstNative(*engine, dir, city, "", 0);
   }
 }
