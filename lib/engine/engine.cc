@@ -39,10 +39,10 @@ int WorkerCount(const EngineOptions& o) {
 // Graph params overridden by execution params (same name: the execution's).
 ParamList MergeParams(const Graph& graph, const ExecuteOptions& options) {
   ParamList merged;
+  absl::flat_hash_set<std::string_view> overridden;
+  for (const auto& o : options.params) overridden.insert(o.first);
   for (const auto& kv : graph.params) {
-    bool overridden = false;
-    for (const auto& o : options.params) overridden = overridden || o.first == kv.first;
-    if (!overridden) merged.push_back(kv);
+    if (!overridden.contains(kv.first)) merged.push_back(kv);
   }
   for (const auto& o : options.params) merged.push_back(o);
   return merged;
@@ -515,6 +515,12 @@ class EngineImpl final : public Engine {
     in.cost_mode = mode;
     in.cost_cache = &cost_cache_;
     in.cancel = options.cancel.get();
+    if (options.timeout.has_value()) {
+      in.timeout = *options.timeout;
+    } else if (graph.timeout_ms.has_value()) {
+      in.timeout = absl::Milliseconds(*graph.timeout_ms);
+    }
+    if (in.timeout != absl::InfiniteDuration()) in.deadline = absl::Now() + in.timeout;
     return BuildPlan(graph, in);
   }
 

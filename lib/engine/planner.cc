@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
@@ -12,6 +14,17 @@ namespace {
 
 void AddDistinct(std::vector<int>* v, int x) {
   if (std::find(v->begin(), v->end(), x) == v->end()) v->push_back(x);
+}
+
+// Planning stops when the caller cancels or the deadline passes.
+absl::Status CheckInterrupted(const PlannerInputs& in) {
+  if (in.cancel != nullptr && in.cancel->cancelled()) return in.cancel->status();
+  if (in.deadline != absl::InfiniteFuture() && absl::Now() >= in.deadline) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("graph timed out after ", absl::ToInt64Milliseconds(in.timeout),
+                     " ms (while planning)"));
+  }
+  return absl::OkStatus();
 }
 
 CostEstimate DefaultEstimate() {
@@ -32,15 +45,19 @@ std::string CacheKey(const std::string& source, const std::string& text) {
 std::vector<BoundArg> EstimateArgs(const Statement& stmt, const ParamList* params) {
   std::vector<BoundArg> args;
   args.reserve(stmt.args.size());
+  // Last value of a name wins; one index keeps this linear (docs/design.md §11).
+  absl::flat_hash_map<std::string_view, const Value*> by_name;
+  if (params != nullptr) {
+    by_name.reserve(params->size());
+    for (const auto& [name, value] : *params) by_name.insert_or_assign(name, &value);
+  }
   for (const BatchArg& a : stmt.args) {
     BoundArg b;
     if (a.kind == BatchArg::Kind::kKeyArray) {
       b.is_array = true;
       b.array.push_back(Value::Null());
-    } else if (a.kind == BatchArg::Kind::kParam && params != nullptr) {
-      for (const auto& [name, value] : *params) {
-        if (name == a.name) b.value = value;
-      }
+    } else if (a.kind == BatchArg::Kind::kParam) {
+      if (auto it = by_name.find(a.name); it != by_name.end()) b.value = *it->second;
     }
     args.push_back(std::move(b));
   }
@@ -214,6 +231,8 @@ absl::StatusOr<std::shared_ptr<PlannedGraph>> BuildPlan(const Graph& graph,
     pn->source = it->second;
     pg->nodes.push_back(std::move(pn));
   }
+  // Per node: its binding_params as a set (membership tests stay O(1)).
+  std::vector<absl::flat_hash_set<std::string_view>> bound(n);
 
   // Inputs: mapping groups (one per parent) and ordering parents.
   for (const Edge& e : g.edges) {
@@ -239,8 +258,7 @@ absl::StatusOr<std::shared_ptr<PlannedGraph>> BuildPlan(const Graph& graph,
       group = &t.groups.back();
     }
     for (const auto& [field, param] : e.mapping) {
-      if (std::find(t.binding_params.begin(), t.binding_params.end(), param) !=
-          t.binding_params.end()) {
+      if (!bound[to].insert(param).second) {
         continue;  // fed twice: the validator reports it; keep the first
       }
       group->fields.emplace_back(field, t.binding_params.size());
@@ -249,17 +267,16 @@ absl::StatusOr<std::shared_ptr<PlannedGraph>> BuildPlan(const Graph& graph,
   }
 
   // Values for non-mapped parameters must exist before anything runs.
+  absl::flat_hash_set<std::string_view> have_value;
+  if (in.params != nullptr) {
+    have_value.reserve(in.params->size());
+    for (const auto& kv : *in.params) have_value.insert(kv.first);
+  }
   for (const auto& pnp : pg->nodes) {
+    QG_RETURN_IF_ERROR(CheckInterrupted(in));
     for (const std::string& p : pnp->node->input_parameters) {
-      if (std::find(pnp->binding_params.begin(), pnp->binding_params.end(), p) !=
-          pnp->binding_params.end()) {
-        continue;
-      }
-      bool found = false;
-      if (in.params != nullptr) {
-        for (const auto& kv : *in.params) found = found || kv.first == p;
-      }
-      if (!found) {
+      if (bound[pnp->index].contains(p)) continue;
+      if (!have_value.contains(p)) {
         return absl::InvalidArgumentError(
             absl::StrCat(pnp->error_prefix, "parameter \"", p, "\" has no value"));
       }
@@ -268,6 +285,7 @@ absl::StatusOr<std::shared_ptr<PlannedGraph>> BuildPlan(const Graph& graph,
 
   // Strategies and statements.
   for (const auto& pnp : pg->nodes) {
+    QG_RETURN_IF_ERROR(CheckInterrupted(in));
     PlannedNode& pn = *pnp;
     const Node& node = *pn.node;
     const SourceHandle& src = *pn.source;
