@@ -231,13 +231,21 @@ absl::StatusOr<std::shared_ptr<PlannedGraph>> BuildPlan(const Graph& graph,
     pn->source = it->second;
     pg->nodes.push_back(std::move(pn));
   }
+  // Node ids -> index (first occurrence, as Graph::FindNode).
+  absl::flat_hash_map<std::string_view, int> node_index;
+  node_index.reserve(n);
+  for (int i = 0; i < n; ++i) node_index.emplace(g.nodes[i].node_id, i);
   // Per node: its binding_params as a set (membership tests stay O(1)).
   std::vector<absl::flat_hash_set<std::string_view>> bound(n);
 
   // Inputs: mapping groups (one per parent) and ordering parents.
   for (const Edge& e : g.edges) {
-    const int from = g.FindNode(e.source_node);
-    const int to = g.FindNode(e.target_node);
+    auto find = [&node_index](const std::string& id) {
+      auto it = node_index.find(id);
+      return it == node_index.end() ? -1 : it->second;
+    };
+    const int from = find(e.source_node);
+    const int to = find(e.target_node);
     if (from < 0 || to < 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("edge ", e.source_node, " -> ", e.target_node, " names an unknown node"));
