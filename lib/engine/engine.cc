@@ -116,18 +116,26 @@ class EngineImpl final : public Engine {
     }
     for (const UserMapping& m : loaded.mappings()) QG_RETURN_IF_ERROR(next.SetMapping(m));
     catalog_ = std::move(next);
+    ++catalog_version_;
     return absl::OkStatus();
   }
 
   absl::Status AddSource(SourceConfig source) override {
     absl::MutexLock lock(&mu_);
     QG_RETURN_IF_ERROR(CheckSourceLocked(source));
-    return catalog_.AddSource(std::move(source));
+    QG_RETURN_IF_ERROR(catalog_.AddSource(std::move(source)));
+    ++catalog_version_;
+    return absl::OkStatus();
   }
 
   Catalog catalog() const override {
     absl::MutexLock lock(&mu_);
     return catalog_;
+  }
+
+  uint64_t catalog_version() const override {
+    absl::MutexLock lock(&mu_);
+    return catalog_version_;
   }
 
   absl::StatusOr<GraphResult> ExecuteJson(std::string_view qgdl,
@@ -361,6 +369,7 @@ class EngineImpl final : public Engine {
                             store_->Update([&st](Catalog* c) { return ApplyStatement(st, c); }));
       }
       catalog_ = std::move(next);
+      ++catalog_version_;
       if (std::holds_alternative<DropSourceStatement>(st)) {
         dropped_.insert(source);
       } else if (catalog_.FindSource(source) != nullptr) {
@@ -544,6 +553,8 @@ class EngineImpl final : public Engine {
   absl::flat_hash_set<std::string> inflight_tx_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::shared_ptr<Provider>> providers_ ABSL_GUARDED_BY(mu_);
   Catalog catalog_ ABSL_GUARDED_BY(mu_);
+  // Bumped on every change of catalog_ (docs/design.md §11).
+  uint64_t catalog_version_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::shared_ptr<ConnectionPool>> pools_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> pool_sources_ ABSL_GUARDED_BY(mu_);  // pool key -> source
   std::set<std::string> dropped_ ABSL_GUARDED_BY(mu_);
