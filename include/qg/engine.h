@@ -105,6 +105,10 @@ class QG_EXPORT Engine {
   virtual absl::Status LoadCatalogJson(std::string_view json) = 0;
   virtual absl::Status AddSource(SourceConfig source) = 0;
   virtual Catalog catalog() const = 0;
+  // Bumped on every catalog change (sources, user mappings; CREATE, ALTER,
+  // DROP, AddSource, LoadCatalogJson): a plan built against an older version
+  // is stale.
+  virtual uint64_t catalog_version() const = 0;
 
   // Parses with the engine's limits, sources and the providers' placeholder
   // rules, then executes.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 
 namespace qg {
@@ -31,15 +32,19 @@ std::string Clip(std::string_view s) {
 std::vector<BoundArg> EstimateArgs(const Statement& stmt, const ParamList* params) {
   std::vector<BoundArg> args;
   args.reserve(stmt.args.size());
+  // Last value of a name wins; one index keeps this linear (docs/design.md §11).
+  absl::flat_hash_map<std::string_view, const Value*> by_name;
+  if (params != nullptr) {
+    by_name.reserve(params->size());
+    for (const auto& [name, value] : *params) by_name.insert_or_assign(name, &value);
+  }
   for (const BatchArg& a : stmt.args) {
     BoundArg b;
     if (a.kind == BatchArg::Kind::kKeyArray) {
       b.is_array = true;
       b.array.push_back(Value::Null());
-    } else if (a.kind == BatchArg::Kind::kParam && params != nullptr) {
-      for (const auto& [name, value] : *params) {
-        if (name == a.name) b.value = value;
-      }
+    } else if (a.kind == BatchArg::Kind::kParam) {
+      if (auto it = by_name.find(a.name); it != by_name.end()) b.value = *it->second;
     }
     args.push_back(std::move(b));
   }

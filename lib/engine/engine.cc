@@ -40,10 +40,10 @@ int WorkerCount(const EngineOptions& o) {
 // Graph params overridden by execution params (same name: the execution's).
 ParamList MergeParams(const Graph& graph, const ExecuteOptions& options) {
   ParamList merged;
+  absl::flat_hash_set<std::string_view> overridden;
+  for (const auto& o : options.params) overridden.insert(o.first);
   for (const auto& kv : graph.params) {
-    bool overridden = false;
-    for (const auto& o : options.params) overridden = overridden || o.first == kv.first;
-    if (!overridden) merged.push_back(kv);
+    if (!overridden.contains(kv.first)) merged.push_back(kv);
   }
   for (const auto& o : options.params) merged.push_back(o);
   return merged;
@@ -117,18 +117,26 @@ class EngineImpl final : public Engine {
     }
     for (const UserMapping& m : loaded.mappings()) QG_RETURN_IF_ERROR(next.SetMapping(m));
     catalog_ = std::move(next);
+    ++catalog_version_;
     return absl::OkStatus();
   }
 
   absl::Status AddSource(SourceConfig source) override {
     absl::MutexLock lock(&mu_);
     QG_RETURN_IF_ERROR(CheckSourceLocked(source));
-    return catalog_.AddSource(std::move(source));
+    QG_RETURN_IF_ERROR(catalog_.AddSource(std::move(source)));
+    ++catalog_version_;
+    return absl::OkStatus();
   }
 
   Catalog catalog() const override {
     absl::MutexLock lock(&mu_);
     return catalog_;
+  }
+
+  uint64_t catalog_version() const override {
+    absl::MutexLock lock(&mu_);
+    return catalog_version_;
   }
 
   absl::StatusOr<GraphResult> ExecuteJson(std::string_view qgdl,
@@ -365,6 +373,7 @@ class EngineImpl final : public Engine {
       }
       catalog_ = std::move(next);
       cost_model_.DropSource(source);
+      ++catalog_version_;
       if (std::holds_alternative<DropSourceStatement>(st)) {
         dropped_.insert(source);
       } else if (catalog_.FindSource(source) != nullptr) {
@@ -519,6 +528,12 @@ class EngineImpl final : public Engine {
     in.cost_mode = mode;
     in.cost_model = &cost_model_;
     in.cancel = options.cancel.get();
+    if (options.timeout.has_value()) {
+      in.timeout = *options.timeout;
+    } else if (graph.timeout_ms.has_value()) {
+      in.timeout = absl::Milliseconds(*graph.timeout_ms);
+    }
+    if (in.timeout != absl::InfiniteDuration()) in.deadline = absl::Now() + in.timeout;
     return BuildPlan(graph, in);
   }
 
@@ -542,6 +557,8 @@ class EngineImpl final : public Engine {
   absl::flat_hash_set<std::string> inflight_tx_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::shared_ptr<Provider>> providers_ ABSL_GUARDED_BY(mu_);
   Catalog catalog_ ABSL_GUARDED_BY(mu_);
+  // Bumped on every change of catalog_ (docs/design.md §11).
+  uint64_t catalog_version_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::shared_ptr<ConnectionPool>> pools_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> pool_sources_ ABSL_GUARDED_BY(mu_);  // pool key -> source
   std::set<std::string> dropped_ ABSL_GUARDED_BY(mu_);

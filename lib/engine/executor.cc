@@ -322,7 +322,11 @@ struct NodeRun {
 class GraphRun : public std::enable_shared_from_this<GraphRun> {
  public:
   explicit GraphRun(const ExecutionContext& ctx)
-      : ctx_(ctx), graph_token_(std::make_shared<CancelToken>()) {}
+      : ctx_(ctx), graph_token_(std::make_shared<CancelToken>()) {
+    // First value of a name wins (as ParamValue always did); O(1) lookups.
+    param_index_.reserve(ctx_.params.size());
+    for (size_t i = 0; i < ctx_.params.size(); ++i) param_index_.emplace(ctx_.params[i].first, i);
+  }
 
   absl::StatusOr<GraphResult> Run();
 
@@ -360,6 +364,7 @@ class GraphRun : public std::enable_shared_from_this<GraphRun> {
   }
 
   const ExecutionContext ctx_;  // a copy: tasks may outlive the caller's frame
+  absl::flat_hash_map<std::string_view, size_t> param_index_;  // into ctx_.params
   std::shared_ptr<CancelToken> graph_token_;
   int64_t start_ns_ = 0;
   std::vector<std::unique_ptr<NodeRun>> nodes_;
@@ -629,11 +634,9 @@ void GraphRun::NoteColumns(NodeRun& nr, const std::vector<std::string>& names) {
 void GraphRun::Submit(std::function<void()> fn) { ctx_.workers->Submit(std::move(fn)); }
 
 absl::Status GraphRun::ParamValue(const std::string& name, Value* out) const {
-  for (const auto& [k, v] : ctx_.params) {
-    if (k == name) {
-      *out = v;
-      return absl::OkStatus();
-    }
+  if (auto it = param_index_.find(name); it != param_index_.end()) {
+    *out = ctx_.params[it->second].second;
+    return absl::OkStatus();
   }
   return absl::InvalidArgumentError(absl::StrCat("parameter \"", name, "\" has no value"));
 }
@@ -851,11 +854,14 @@ void GraphRun::StartNode(int i) {
 
   // Arguments of the plain statement.
   if (nr.kind != ExecKind::kBatched) {
+    // Last position of a name (binding_params holds each name once).
+    absl::flat_hash_map<std::string_view, int> binding_pos;
+    for (size_t k = 0; k < pn.binding_params.size(); ++k) {
+      binding_pos.insert_or_assign(pn.binding_params[k], static_cast<int>(k));
+    }
     for (const BatchArg& a : pn.plain.args) {
       int pos = -1;
-      for (size_t k = 0; k < pn.binding_params.size(); ++k) {
-        if (pn.binding_params[k] == a.name) pos = static_cast<int>(k);
-      }
+      if (auto it = binding_pos.find(a.name); it != binding_pos.end()) pos = it->second;
       Value v;
       if (pos < 0) {
         absl::Status s = ParamValue(a.name, &v);

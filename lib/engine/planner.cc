@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
@@ -14,6 +16,17 @@ namespace {
 
 void AddDistinct(std::vector<int>* v, int x) {
   if (std::find(v->begin(), v->end(), x) == v->end()) v->push_back(x);
+}
+
+// Planning stops when the caller cancels or the deadline passes.
+absl::Status CheckInterrupted(const PlannerInputs& in) {
+  if (in.cancel != nullptr && in.cancel->cancelled()) return in.cancel->status();
+  if (in.deadline != absl::InfiniteFuture() && absl::Now() >= in.deadline) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("graph timed out after ", absl::ToInt64Milliseconds(in.timeout),
+                     " ms (while planning)"));
+  }
+  return absl::OkStatus();
 }
 
 // Tries one batch form; on success fills pn's batched fields.
@@ -187,11 +200,21 @@ absl::StatusOr<std::shared_ptr<PlannedGraph>> BuildPlan(const Graph& graph,
     pn->source = it->second;
     pg->nodes.push_back(std::move(pn));
   }
+  // Node ids -> index (first occurrence, as Graph::FindNode).
+  absl::flat_hash_map<std::string_view, int> node_index;
+  node_index.reserve(n);
+  for (int i = 0; i < n; ++i) node_index.emplace(g.nodes[i].node_id, i);
+  // Per node: its binding_params as a set (membership tests stay O(1)).
+  std::vector<absl::flat_hash_set<std::string_view>> bound(n);
 
   // Inputs: mapping groups (one per parent) and ordering parents.
   for (const Edge& e : g.edges) {
-    const int from = g.FindNode(e.source_node);
-    const int to = g.FindNode(e.target_node);
+    auto find = [&node_index](const std::string& id) {
+      auto it = node_index.find(id);
+      return it == node_index.end() ? -1 : it->second;
+    };
+    const int from = find(e.source_node);
+    const int to = find(e.target_node);
     if (from < 0 || to < 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("edge ", e.source_node, " -> ", e.target_node, " names an unknown node"));
@@ -212,8 +235,7 @@ absl::StatusOr<std::shared_ptr<PlannedGraph>> BuildPlan(const Graph& graph,
       group = &t.groups.back();
     }
     for (const auto& [field, param] : e.mapping) {
-      if (std::find(t.binding_params.begin(), t.binding_params.end(), param) !=
-          t.binding_params.end()) {
+      if (!bound[to].insert(param).second) {
         continue;  // fed twice: the validator reports it; keep the first
       }
       group->fields.emplace_back(field, t.binding_params.size());
@@ -222,17 +244,16 @@ absl::StatusOr<std::shared_ptr<PlannedGraph>> BuildPlan(const Graph& graph,
   }
 
   // Values for non-mapped parameters must exist before anything runs.
+  absl::flat_hash_set<std::string_view> have_value;
+  if (in.params != nullptr) {
+    have_value.reserve(in.params->size());
+    for (const auto& kv : *in.params) have_value.insert(kv.first);
+  }
   for (const auto& pnp : pg->nodes) {
+    QG_RETURN_IF_ERROR(CheckInterrupted(in));
     for (const std::string& p : pnp->node->input_parameters) {
-      if (std::find(pnp->binding_params.begin(), pnp->binding_params.end(), p) !=
-          pnp->binding_params.end()) {
-        continue;
-      }
-      bool found = false;
-      if (in.params != nullptr) {
-        for (const auto& kv : *in.params) found = found || kv.first == p;
-      }
-      if (!found) {
+      if (bound[pnp->index].contains(p)) continue;
+      if (!have_value.contains(p)) {
         return absl::InvalidArgumentError(
             absl::StrCat(pnp->error_prefix, "parameter \"", p, "\" has no value"));
       }
@@ -241,6 +262,7 @@ absl::StatusOr<std::shared_ptr<PlannedGraph>> BuildPlan(const Graph& graph,
 
   // Strategies and statements.
   for (const auto& pnp : pg->nodes) {
+    QG_RETURN_IF_ERROR(CheckInterrupted(in));
     PlannedNode& pn = *pnp;
     const Node& node = *pn.node;
     const SourceHandle& src = *pn.source;

@@ -36,6 +36,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "engine/strategy_choice.h"
 #include "qg/cancel.h"
 #include "qg/catalog.h"
@@ -75,7 +76,10 @@ struct PlannerInputs {
   int workers = 1;
   CostMode cost_mode = CostMode::kCachedOnly;
   CostModel* cost_model = nullptr;  // null: default estimates
-  CancelToken* cancel = nullptr;    // for connections taken to estimate
+  CancelToken* cancel = nullptr;    // for connections taken to estimate; stops planning
+  // Planning fails with kDeadlineExceeded past this (the graph's timeout).
+  absl::Time deadline = absl::InfiniteFuture();
+  absl::Duration timeout = absl::InfiniteDuration();  // for the error message
 };
 
 // One input group of a dependent node: the parameters fed by one parent,

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -290,6 +291,15 @@ void CheckGraph(const Graph& graph, const ParseOptions& options, const GraphFiel
   std::set<int> unsure_targets;
   bool any_target_unknown = false;
   std::vector<std::vector<int>> adj(n);
+  // Per node, its output fields / input parameters as sets, built on first
+  // use: a mapping check is O(1), not a scan (docs/design.md §11).
+  std::vector<std::optional<absl::flat_hash_set<std::string_view>>> out_sets(n), in_sets(n);
+  auto as_set = [](std::optional<absl::flat_hash_set<std::string_view>>& slot,
+                   const std::vector<std::string>& names)
+      -> const absl::flat_hash_set<std::string_view>& {
+    if (!slot.has_value()) slot.emplace(names.begin(), names.end());
+    return *slot;
+  };
   for (size_t k = 0; k < graph.edges.size(); ++k) {
     const Edge& edge = graph.edges[k];
     const EdgeFieldStatus& ok = edge_ok(k);
@@ -322,16 +332,14 @@ void CheckGraph(const Graph& graph, const ParseOptions& options, const GraphFiel
     const std::string mp = ptr + "/input_mapping";
     for (const auto& [field, param] : edge.mapping) {
       if (src >= 0 && node_ok(src).output_fields) {
-        const auto& outs = graph.nodes[src].output_fields;
-        if (std::find(outs.begin(), outs.end(), field) == outs.end()) {
+        if (!as_set(out_sets[src], graph.nodes[src].output_fields).contains(field)) {
           issues->Add(mp, fmt::format("\"{}.{}\" is not an output field of node \"{}\"",
                                       Clip(edge.source_node), Clip(field), Clip(edge.source_node)));
         }
       }
       if (tgt < 0) continue;
       if (node_ok(tgt).input_parameters) {
-        const auto& ins = graph.nodes[tgt].input_parameters;
-        if (std::find(ins.begin(), ins.end(), param) == ins.end()) {
+        if (!as_set(in_sets[tgt], graph.nodes[tgt].input_parameters).contains(param)) {
           issues->Add(mp, fmt::format("\"{}.{}\" is not an input parameter of node \"{}\"",
                                       Clip(edge.target_node), Clip(param), Clip(edge.target_node)));
         }

@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "sql/aggregate_batch.h"
@@ -72,9 +73,8 @@ absl::StatusOr<Statement> CompileSql(const CompileRequest& request, PlaceholderS
   if (!parsed.ok()) return parsed.status();
   if (auto st = CheckNoNativePlaceholders(request.query_string, style); !st.ok()) return st;
   const auto& declared = request.input_parameters;
-  auto is_declared = [&](const std::string& name) {
-    return std::find(declared.begin(), declared.end(), name) != declared.end();
-  };
+  const absl::flat_hash_set<std::string_view> declared_set(declared.begin(), declared.end());
+  auto is_declared = [&](const std::string& name) { return declared_set.contains(name); };
   for (const Placeholder& p : parsed->placeholders) {
     if (!is_declared(p.name)) {
       return absl::InvalidArgumentError(

@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -206,12 +207,12 @@ absl::StatusOr<std::string> ReadInput(const std::string& path) {
 // --param NAME=VALUE, which wins over --params for the same name.
 absl::StatusOr<qg::ParamList> CollectParams(const ParsedArgs& args) {
   qg::ParamList params;
-  auto set = [&params](const std::string& name, qg::Value v) {
-    for (auto& [k, old] : params) {
-      if (k == name) {
-        old = std::move(v);
-        return;
-      }
+  absl::flat_hash_map<std::string, size_t> index;  // name -> position in params
+  auto set = [&params, &index](const std::string& name, qg::Value v) {
+    auto [it, inserted] = index.emplace(name, params.size());
+    if (!inserted) {
+      params[it->second].second = std::move(v);
+      return;
     }
     params.emplace_back(name, std::move(v));
   };
