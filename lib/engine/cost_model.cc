@@ -202,7 +202,10 @@ NodeEstimate CostModel::EstimateNode(const PlannedNode& pn, double bindings,
     // The batched form's own history is best; else the plain statement's
     // per-key rows (a planner estimating a key array of nulls is often far
     // off); else the batched estimate spread over its items.
-    if (ne.batched.rows_known() && (ne.batched.calibrated || !ne.plain.rows_known())) {
+    // (`calibrated` may come from the source's time factor alone: rows need
+    // the shape's own row history.)
+    if (ne.batched.rows_known() &&
+        (HasRowHistory(pn.source->name, Shape(pn, true)) || !ne.plain.rows_known())) {
       rows_per_binding = ne.batched.rows / batch;
     }
   }
@@ -220,6 +223,12 @@ NodeEstimate CostModel::EstimateNode(const PlannedNode& pn, double bindings,
   return ne;
 }
 
+bool CostModel::HasRowHistory(const std::string& source, const std::string& shape) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = entries_.find(Key(source, shape));
+  return it != entries_.end() && it->second.rows_per_binding >= 0;
+}
+
 void CostModel::Record(const std::string& source, const std::string& shape,
                        const CostObservation& obs) {
   if (!std::isfinite(obs.ms) || obs.ms < 0 || obs.executions < 0 || obs.rows < 0) return;
@@ -231,7 +240,10 @@ void CostModel::Record(const std::string& source, const std::string& shape,
   auto [it, inserted] = entries_.try_emplace(key);
   Entry& e = it->second;
   if (inserted) e.raw = DefaultCostEstimate();
-  e.rows_per_binding = Ewma(e.rows_per_binding, rows / bindings, e.rows_per_binding < 0);
+  if (obs.learn_rows) {
+    e.rows_per_binding = Ewma(e.rows_per_binding, rows / bindings, e.rows_per_binding < 0);
+  }
+  if (!obs.learn_ms) return;
   const double predicted = static_cast<double>(obs.executions) * e.raw.startup_cost +
                            bindings * e.raw.per_binding_cost + rows * e.raw.per_row_cost;
   if (predicted <= 0 || obs.executions == 0) return;

@@ -39,6 +39,10 @@ struct CostObservation {
   int64_t executions = 0;  // round trips
   int64_t bindings = 0;    // distinct bindings (1 for a node without inputs)
   int64_t rows = 0;        // rows returned
+  // What the run can teach: a fetch-once run's time is its fetch-all
+  // statement's (ms only), its rows per binding are the lookup's (rows only).
+  bool learn_rows = true;
+  bool learn_ms = true;
 };
 
 // The planner's view of one node.
@@ -102,6 +106,8 @@ class CostModel {
     int samples = 0;
   };
   static std::string Key(const std::string& source, const std::string& shape);
+  // True when runs of `shape` on `source` have taught its rows per binding.
+  bool HasRowHistory(const std::string& source, const std::string& shape) const;
   CostEstimate Calibrated(const Entry& e, const std::string& source, double items) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
 

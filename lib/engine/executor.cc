@@ -1252,10 +1252,19 @@ void GraphRun::FinishNode(int i, NodeStatus status) {
   // says nothing of its cost.
   if (status == NodeStatus::kOk && ctx_.cost_model != nullptr &&
       (pn.groups.empty() || r.stats.bindings > 0)) {
-    ctx_.cost_model->Record(
-        pn.source->name, pn.cost_shape,
-        CostObservation{(r.stats.end_ns - r.stats.start_ns) / 1e6, r.stats.round_trips,
-                        std::max<int64_t>(r.stats.bindings, 1), static_cast<int64_t>(r.num_rows)});
+    CostObservation obs{(r.stats.end_ns - r.stats.start_ns) / 1e6, r.stats.round_trips,
+                        std::max<int64_t>(r.stats.bindings, 1), static_cast<int64_t>(r.num_rows)};
+    if (nr.kind == ExecKind::kFetchOnce) {
+      // The time is the fetch-all statement's; the joined rows per binding
+      // are what a lookup returns.
+      CostObservation rows = obs;
+      rows.learn_ms = false;
+      ctx_.cost_model->Record(pn.source->name, CostModel::Shape(pn, false), rows);
+      obs.learn_rows = false;
+      ctx_.cost_model->Record(pn.source->name, FetchAllShape(pn), obs);
+    } else {
+      ctx_.cost_model->Record(pn.source->name, pn.cost_shape, obs);
+    }
   }
 
   std::vector<int> ready;
