@@ -20,6 +20,7 @@
 #ifndef QG_ENGINE_H_
 #define QG_ENGINE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -66,6 +67,12 @@ struct EngineOptions {
   // source name); an override that fails or answers nonsense gives the
   // default estimate, and EXPLAIN says why.
   absl::flat_hash_map<std::string, std::shared_ptr<CostEstimator>> cost_estimators;
+  // ExecuteJson keeps the plans of this many graph texts (least recently
+  // used out; 0: off): a text run again against the same catalog version, by
+  // the same user, with the same parameter names, is not parsed, validated
+  // and planned again (GraphResult::plan.cached says so). Parameter values
+  // are bound per execution; estimates are those of the first planning.
+  size_t plan_cache_size = 256;
   // When set, the catalog is persisted in this SQLite file (created on first
   // use); Create loads it and refuses a corrupt or unknown-version file.
   std::string catalog_path;

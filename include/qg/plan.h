@@ -68,6 +68,9 @@ struct Plan {
   std::vector<NodePlan> nodes;  // in dataflow order
   TransactionMode transaction = TransactionMode::kAutonomous;
   std::vector<Edge> edges;  // the graph's edges (DOT labels them with their mappings)
+  // In a GraphResult: the execution reused a plan from the engine's plan
+  // cache (EngineOptions::plan_cache_size) instead of planning.
+  bool cached = false;
 };
 
 enum class ExplainFormat { kText, kJson, kDot };

@@ -18,6 +18,7 @@
 #include "common/status_macros.h"
 #include "engine/cost_model.h"
 #include "engine/executor.h"
+#include "engine/plan_cache.h"
 #include "engine/planner.h"
 #include "engine/thread_pool.h"
 #include "engine/transaction.h"
@@ -141,6 +142,16 @@ class EngineImpl final : public Engine {
 
   absl::StatusOr<GraphResult> ExecuteJson(std::string_view qgdl,
                                           const ExecuteOptions& options) override {
+    const CostMode cost_mode = CostModeFor(options);
+    // The version is read before parsing: a plan made while the catalog
+    // changes is stored under the older version and never found again.
+    const std::string key = plan_cache_.Key(qgdl, options, catalog_version(), cost_mode);
+    if (!key.empty()) {
+      if (std::shared_ptr<PlannedGraph> hit = plan_cache_.Lookup(key)) {
+        ActiveGraph active(this);
+        return Run(std::move(hit), options, /*cached=*/true);
+      }
+    }
     ParseOptions parse_options = GraphParseOptions(&options.params);
     {
       // A dropped source parses, so that Execute reports it as not found.
@@ -148,7 +159,11 @@ class EngineImpl final : public Engine {
       for (const std::string& name : dropped_) parse_options.known_sources->insert(name);
     }
     QG_ASSIGN_OR_RETURN(Graph graph, ParseGraph(qgdl, parse_options));
-    return Execute(graph, options);
+    ActiveGraph active(this);
+    QG_ASSIGN_OR_RETURN(std::shared_ptr<PlannedGraph> planned,
+                        PlanGraph(graph, options, cost_mode));
+    plan_cache_.Insert(key, planned);
+    return Run(std::move(planned), options, /*cached=*/false);
   }
 
   absl::StatusOr<GraphResult> ExecuteStatements(std::string_view text,
@@ -184,36 +199,9 @@ class EngineImpl final : public Engine {
 
   absl::StatusOr<GraphResult> Execute(const Graph& graph, const ExecuteOptions& options) override {
     ActiveGraph active(this);
-    QG_RETURN_IF_ERROR(CheckDroppedSources(graph));
-    QG_RETURN_IF_ERROR(ValidateGraph(graph, GraphParseOptions(&options.params)));
-    const TransactionMode mode = options.transaction.value_or(graph.transaction);
-    const ParamList params = MergeParams(graph, options);
     QG_ASSIGN_OR_RETURN(std::shared_ptr<PlannedGraph> planned,
-                        Prepare(graph, options, params,
-                                options_.estimate_costs_on_execute || options.estimate_costs
-                                    ? CostMode::kFetch
-                                    : CostMode::kCachedOnly));
-    planned->plan.transaction = mode;
-    QG_ASSIGN_OR_RETURN(std::vector<std::shared_ptr<SourceHandle>> participants,
-                        TransactionParticipants(*planned, mode, txlog_ != nullptr));
-    ExecutionContext ctx;
-    ctx.planned = std::move(planned);
-    ctx.params = params;
-    ctx.max_bindings = options_.max_bindings;
-    ctx.max_result_rows = options_.max_result_rows;
-    ctx.max_result_bytes = options_.max_result_bytes;
-    ctx.workers = &workers_;
-    ctx.watchdog = &watchdog_;
-    ctx.broker = &broker_;
-    ctx.cost_model = &cost_model_;
-    ctx.cancel = options.cancel;
-    if (options.timeout.has_value()) {
-      ctx.timeout = *options.timeout;
-    } else if (graph.timeout_ms.has_value()) {
-      ctx.timeout = absl::Milliseconds(*graph.timeout_ms);
-    }
-    if (participants.empty()) return RunGraph(ctx);
-    return RunInTransaction(ctx, mode, std::move(participants), options);
+                        PlanGraph(graph, options, CostModeFor(options)));
+    return Run(std::move(planned), options, /*cached=*/false);
   }
 
   absl::StatusOr<RecoveryReport> Recover() override;
@@ -517,6 +505,56 @@ class EngineImpl final : public Engine {
     return std::make_shared<ConnectionPool>(key, src.pool, std::move(factory));
   }
 
+  CostMode CostModeFor(const ExecuteOptions& options) const {
+    return options_.estimate_costs_on_execute || options.estimate_costs ? CostMode::kFetch
+                                                                         : CostMode::kCachedOnly;
+  }
+
+  // Checks and plans `graph` for one execution with `options` (the plan's
+  // transaction mode is the options' override, else the graph's).
+  absl::StatusOr<std::shared_ptr<PlannedGraph>> PlanGraph(const Graph& graph,
+                                                          const ExecuteOptions& options,
+                                                          CostMode cost_mode) {
+    QG_RETURN_IF_ERROR(CheckDroppedSources(graph));
+    QG_RETURN_IF_ERROR(ValidateGraph(graph, GraphParseOptions(&options.params)));
+    const ParamList params = MergeParams(graph, options);
+    QG_ASSIGN_OR_RETURN(std::shared_ptr<PlannedGraph> planned,
+                        Prepare(graph, options, params, cost_mode));
+    planned->plan.transaction = options.transaction.value_or(graph.transaction);
+    return planned;
+  }
+
+  // Runs a plan (fresh or from the plan cache: it is only read).
+  absl::StatusOr<GraphResult> Run(std::shared_ptr<PlannedGraph> planned,
+                                  const ExecuteOptions& options, bool cached) {
+    const Graph& graph = planned->graph;
+    const TransactionMode mode = planned->plan.transaction;
+    QG_ASSIGN_OR_RETURN(std::vector<std::shared_ptr<SourceHandle>> participants,
+                        TransactionParticipants(*planned, mode, txlog_ != nullptr));
+    ExecutionContext ctx;
+    ctx.params = MergeParams(graph, options);
+    if (options.timeout.has_value()) {
+      ctx.timeout = *options.timeout;
+    } else if (graph.timeout_ms.has_value()) {
+      ctx.timeout = absl::Milliseconds(*graph.timeout_ms);
+    }
+    ctx.planned = std::move(planned);
+    ctx.max_bindings = options_.max_bindings;
+    ctx.max_result_rows = options_.max_result_rows;
+    ctx.max_result_bytes = options_.max_result_bytes;
+    ctx.workers = &workers_;
+    ctx.watchdog = &watchdog_;
+    ctx.broker = &broker_;
+    ctx.cost_model = &cost_model_;
+    ctx.cancel = options.cancel;
+    absl::StatusOr<GraphResult> result = participants.empty()
+                                             ? RunGraph(ctx)
+                                             : RunInTransaction(ctx, mode, std::move(participants),
+                                                                options);
+    if (result.ok()) result->plan.cached = cached;
+    return result;
+  }
+
   absl::StatusOr<std::shared_ptr<PlannedGraph>> Prepare(const Graph& graph,
                                                         const ExecuteOptions& options,
                                                         const ParamList& params, CostMode mode) {
@@ -566,6 +604,7 @@ class EngineImpl final : public Engine {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::CondVar maintenance_cv_;
   CostModel cost_model_{options_.cost_estimators};
+  PlanCache plan_cache_{options_.plan_cache_size};
   PoolBroker broker_;
   Watchdog watchdog_;
   // Declared after the pools: destroyed (joined) before them.

@@ -88,7 +88,8 @@ std::string ActualText(const NodeResult& r) {
 
 std::string RenderText(const Plan& plan, const GraphResult* actuals) {
   std::string out = absl::StrCat("plan: ", plan.nodes.size(), " node(s), transaction ",
-                                 std::string(TransactionModeName(plan.transaction)), "\n");
+                                 std::string(TransactionModeName(plan.transaction)),
+                                 plan.cached ? ", cached" : "", "\n");
   if (actuals != nullptr) {
     absl::StrAppend(&out, "actual: elapsed_ms=", Num(actuals->stats.elapsed_ns / 1e6),
                     " rows=", actuals->stats.rows, " round_trips=", actuals->stats.round_trips,
@@ -123,7 +124,8 @@ std::string RenderText(const Plan& plan, const GraphResult* actuals) {
 
 std::string RenderJson(const Plan& plan, const GraphResult* actuals) {
   std::string out =
-      absl::StrCat("{\"transaction\":", JsonString(TransactionModeName(plan.transaction)));
+      absl::StrCat("{\"transaction\":", JsonString(TransactionModeName(plan.transaction)),
+                   plan.cached ? ",\"cached\":true" : "");
   if (actuals != nullptr) {
     absl::StrAppend(&out, ",\"actual\":{\"elapsed_ms\":", Num(actuals->stats.elapsed_ns / 1e6),
                     ",\"rows\":", actuals->stats.rows,

@@ -88,6 +88,7 @@ inline std::string WhoAmI(Engine& engine, const MappingScenario& sc, const std::
                 "EXECUTE STATEMENT '" + sc.whoami_sql + "' ON EXTERNAL DATA SOURCE " + source, o);
   INFO("local user '" << user << "': " << r.status().ToString());
   REQUIRE(r.ok());
+  INFO("plan cached: " << r->plan.cached);
   REQUIRE(r->nodes.size() == 1);
   const NodeResult& n = r->nodes[0];
   REQUIRE(n.num_rows == 1);
@@ -142,6 +143,12 @@ inline void RunMappingScenario(const MappingScenario& sc) {
                     {"bob", sc.bob_user},
                     {"alice", sc.alice_user, /*as_graph=*/true},
                     {"bob", sc.bob_user, /*as_graph=*/true},
+                    // The same graph text again: each user's run takes its
+                    // own cached plan, never the other's (whose pool logs in
+                    // as the other external user).
+                    {"alice", sc.alice_user, /*as_graph=*/true},
+                    {"bob", sc.bob_user, /*as_graph=*/true},
+                    {"carol", sc.default_user, /*as_graph=*/true},
                     {"carol", sc.default_user},
                     {"", sc.default_user}});
       // One pool per (source, external user); carol and the anonymous
