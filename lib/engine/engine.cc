@@ -507,7 +507,7 @@ class EngineImpl final : public Engine {
 
   CostMode CostModeFor(const ExecuteOptions& options) const {
     return options_.estimate_costs_on_execute || options.estimate_costs ? CostMode::kFetch
-                                                                         : CostMode::kCachedOnly;
+                                                                        : CostMode::kCachedOnly;
   }
 
   // Checks and plans `graph` for one execution with `options` (the plan's
@@ -547,10 +547,9 @@ class EngineImpl final : public Engine {
     ctx.broker = &broker_;
     ctx.cost_model = &cost_model_;
     ctx.cancel = options.cancel;
-    absl::StatusOr<GraphResult> result = participants.empty()
-                                             ? RunGraph(ctx)
-                                             : RunInTransaction(ctx, mode, std::move(participants),
-                                                                options);
+    absl::StatusOr<GraphResult> result =
+        participants.empty() ? RunGraph(ctx)
+                             : RunInTransaction(ctx, mode, std::move(participants), options);
     if (result.ok()) result->plan.cached = cached;
     return result;
   }

@@ -25,11 +25,9 @@ std::string PlanCache::Key(std::string_view qgdl, const ExecuteOptions& options,
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
 
-  std::string key = absl::StrCat(version, "|", static_cast<int>(mode), "|",
-                                 options.transaction.has_value()
-                                     ? static_cast<int>(*options.transaction)
-                                     : -1,
-                                 "|");
+  std::string key = absl::StrCat(
+      version, "|", static_cast<int>(mode), "|",
+      options.transaction.has_value() ? static_cast<int>(*options.transaction) : -1, "|");
   AppendField(&key, options.user);
   absl::StrAppend(&key, names.size(), "|");
   for (std::string_view n : names) AppendField(&key, n);

@@ -1,8 +1,8 @@
 // The plan cache (engine/plan_cache.h, docs/design.md §11): a graph text run
 // again is not planned again, unless anything the plan depends on changed —
 // the catalog, the caller's user, the parameter names, the transaction mode.
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <memory>
 #include <string>
 #include <utility>
