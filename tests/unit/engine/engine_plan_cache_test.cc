@@ -139,7 +139,7 @@ TEST_CASE("plan cache: a dropped source is reported, never run from a cached pla
   CHECK(r.status().code() == absl::StatusCode::kNotFound);
 }
 
-TEST_CASE("plan cache: size 0 turns it off; the least recently used text leaves first",
+TEST_CASE("plan cache: size 0 turns it off, and the least recently used text leaves first",
           "[engine][plan][cache]") {
   SECTION("off") {
     CacheEnv env(0);
