@@ -6,6 +6,7 @@
 #include <chrono>
 #include <map>
 #include <new>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -214,10 +215,81 @@ struct FakeProvider::State {
   std::vector<TxEvent> tx ABSL_GUARDED_BY(mu);
   std::vector<ExecRecord> execs ABSL_GUARDED_BY(mu);
   ConnectRequest last ABSL_GUARDED_BY(mu);
+  // Two-phase commit: the server's prepared branches and injected faults.
+  struct Fault {
+    int fail = 0;
+    bool crash = false;
+    bool crash_after_effect = false;
+  };
+  bool two_phase ABSL_GUARDED_BY(mu) = false;
+  std::set<std::string> prepared ABSL_GUARDED_BY(mu);
+  Fault faults[4] ABSL_GUARDED_BY(mu);
 
   void Tx(int64_t id, std::string what) {
     absl::MutexLock lock(&mu);
-    tx.push_back(TxEvent{id, std::move(what)});
+    tx.push_back(TxEvent{id, std::move(what), FakeProvider::NextSequence()});
+  }
+
+  struct TwoPhaseOutcome {
+    absl::Status status;
+    bool applied = false;  // the call's effect took place
+    bool crash = false;    // throw Crash after recording
+    std::vector<std::string> listed;
+  };
+  // One 2PC call on connection `id` against `arg` (a gid, or a prefix).
+  TwoPhaseOutcome TwoPhase(int64_t id, FakeProvider::TwoPhaseCall call, std::string_view arg) {
+    static constexpr const char* kWhat[] = {"prepare", "commit prepared", "rollback prepared",
+                                            "list prepared"};
+    const std::string what = Cat(kWhat[static_cast<int>(call)], " ", arg);
+    TwoPhaseOutcome out;
+    absl::MutexLock lock(&mu);
+    Fault& f = faults[static_cast<int>(call)];
+    if (!two_phase) {
+      out.status = absl::UnimplementedError("fake: two-phase commit is off (SetTwoPhase)");
+    } else if (f.fail > 0) {
+      --f.fail;
+      out.status = absl::UnavailableError(Cat("fake: ", what, " failed (injected)"));
+    } else if (f.crash) {
+      f.crash = false;
+      out.crash = true;
+      if (f.crash_after_effect) out.status = Apply(call, arg, &out);
+    } else {
+      out.status = Apply(call, arg, &out);
+    }
+    if (out.crash) {
+      tx.push_back(TxEvent{id, Cat("crash at ", what, out.applied ? " (applied)" : ""),
+                           FakeProvider::NextSequence()});
+    } else {
+      tx.push_back(
+          TxEvent{id, out.status.ok() ? what : what + " failed", FakeProvider::NextSequence()});
+    }
+    return out;
+  }
+
+ private:
+  absl::Status Apply(FakeProvider::TwoPhaseCall call, std::string_view arg, TwoPhaseOutcome* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    const std::string gid(arg);
+    switch (call) {
+      case FakeProvider::TwoPhaseCall::kPrepare:
+        if (!prepared.insert(gid).second) {
+          return absl::AlreadyExistsError(Cat("fake: ", gid, " is already prepared"));
+        }
+        break;
+      case FakeProvider::TwoPhaseCall::kCommitPrepared:
+      case FakeProvider::TwoPhaseCall::kRollbackPrepared:
+        if (prepared.erase(gid) == 0) {
+          return absl::NotFoundError(Cat("fake: no prepared transaction ", gid));
+        }
+        break;
+      case FakeProvider::TwoPhaseCall::kListPrepared:
+        for (const std::string& g : prepared) {
+          if (g.compare(0, arg.size(), arg) == 0) out->listed.push_back(g);
+        }
+        break;
+    }
+    out->applied = true;
+    return absl::OkStatus();
   }
 };
 
@@ -337,9 +409,39 @@ class FakeConnection : public Connection {
     return absl::OkStatus();
   }
 
+  absl::Status PrepareTransaction(std::string_view gid) override {
+    if (!in_tx_) {
+      absl::MutexLock lock(&st_->mu);
+      if (!st_->two_phase) return absl::UnimplementedError("fake: two-phase commit is off");
+      return absl::FailedPreconditionError("fake: no transaction to prepare");
+    }
+    auto r = st_->TwoPhase(id_, FakeProvider::TwoPhaseCall::kPrepare, gid);
+    if (r.applied) in_tx_ = false;  // the session's transaction is now the prepared branch
+    if (r.crash) throw FakeProvider::Crash{Cat("prepare ", gid)};
+    return r.status;
+  }
+  absl::Status CommitPrepared(std::string_view gid) override {
+    return Finish(FakeProvider::TwoPhaseCall::kCommitPrepared, gid);
+  }
+  absl::Status RollbackPrepared(std::string_view gid) override {
+    return Finish(FakeProvider::TwoPhaseCall::kRollbackPrepared, gid);
+  }
+  absl::StatusOr<std::vector<std::string>> ListPrepared(std::string_view prefix) override {
+    auto r = st_->TwoPhase(id_, FakeProvider::TwoPhaseCall::kListPrepared, prefix);
+    if (r.crash) throw FakeProvider::Crash{Cat("list prepared ", prefix)};
+    if (!r.status.ok()) return r.status;
+    return r.listed;
+  }
+
   std::string session_id() const override { return Cat(id_); }
 
  private:
+  absl::Status Finish(FakeProvider::TwoPhaseCall call, std::string_view gid) {
+    auto r = st_->TwoPhase(id_, call, gid);
+    if (r.crash) throw FakeProvider::Crash{std::string(gid)};
+    return r.status;
+  }
+
   bool IsCancelled() {
     absl::MutexLock lock(&cancel_mu_);
     return cancelled_;
@@ -568,6 +670,27 @@ void FakeProvider::FailRollback(bool fails) {
   absl::MutexLock lock(&state_->mu);
   state_->fail_rollback = fails;
 }
+void FakeProvider::SetTwoPhase(bool on) {
+  absl::MutexLock lock(&state_->mu);
+  state_->two_phase = on;
+}
+void FakeProvider::FailTwoPhase(TwoPhaseCall call, int n) {
+  absl::MutexLock lock(&state_->mu);
+  state_->faults[static_cast<int>(call)].fail = n;
+}
+void FakeProvider::CrashAt(TwoPhaseCall call, bool after_effect) {
+  absl::MutexLock lock(&state_->mu);
+  state_->faults[static_cast<int>(call)].crash = true;
+  state_->faults[static_cast<int>(call)].crash_after_effect = after_effect;
+}
+int64_t FakeProvider::NextSequence() {
+  static std::atomic<int64_t> seq{0};
+  return ++seq;
+}
+std::vector<std::string> FakeProvider::prepared() const {
+  absl::MutexLock lock(&state_->mu);
+  return {state_->prepared.begin(), state_->prepared.end()};
+}
 void FakeProvider::SetOptionKeys(std::vector<std::string> keys) {
   absl::MutexLock lock(&state_->mu);
   state_->option_keys = std::move(keys);
@@ -616,7 +739,10 @@ Capabilities FakeProvider::capabilities() const {
   c.writes = true;
   c.transactions = true;
   c.savepoints = true;
-  c.two_phase = false;
+  {
+    absl::MutexLock lock(&state_->mu);
+    c.two_phase = state_->two_phase;
+  }
   c.cancel = true;
   c.cost_estimates = false;
   return c;

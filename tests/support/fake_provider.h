@@ -48,8 +48,22 @@
 // or column fails at execution (kNotFound / kInvalidArgument).
 //
 // Capabilities: kQuestion, max_placeholders 1000, batch_in_list, writes,
-// transactions, savepoints, cancel; no 2PC (the Connection defaults return
-// kUnimplemented); no cost estimates.
+// transactions, savepoints, cancel; no cost estimates; two-phase commit only
+// after SetTwoPhase(true) (otherwise the 2PC calls fail kUnimplemented).
+//
+// Two-phase commit (docs/design.md, testing): one FakeProvider is one
+// server. PrepareTransaction(gid) ends the connection's open transaction in
+// the prepared state; the provider keeps the set of prepared gids (prepared())
+// across connections, so any connection — and an engine created after a
+// "crash" — can CommitPrepared / RollbackPrepared / ListPrepared(prefix) it.
+// tx_log() records "prepare GID", "commit prepared GID", "rollback prepared
+// GID", "list prepared PREFIX" ("... failed" when the call failed). Injection
+// per call kind: FailTwoPhase(call, n) makes the next n calls fail
+// (kUnavailable, no effect); CrashAt(call, after_effect) makes the next call
+// throw FakeProvider::Crash — the coordinator dies there — with or without
+// its effect applied (recorded as "crash at <what>"). Every TxEvent carries a
+// process-wide sequence number, so the events of several fakes (and a test's
+// own marks, stamped with NextSequence()) merge into one order.
 //
 // Transactions only record the calls: tx_log() holds "begin", "commit",
 // "rollback", "savepoint NAME", "rollback to savepoint NAME", "release
@@ -91,6 +105,12 @@ class FakeProvider : public Provider {
   struct TxEvent {
     int64_t connection_id = 0;
     std::string what;  // as in tx_log()
+    int64_t seq = 0;   // process-wide order (NextSequence())
+  };
+  enum class TwoPhaseCall { kPrepare, kCommitPrepared, kRollbackPrepared, kListPrepared };
+  // Thrown at an injected crash point (CrashAt): the coordinator "dies".
+  struct Crash {
+    std::string where;
   };
 
   explicit FakeProvider(std::string name = "fake");
@@ -110,6 +130,10 @@ class FakeProvider : public Provider {
   void FailCommit(bool fails);    // Commit() fails (kAborted)
   void FailRollback(bool fails);  // Rollback() fails (kUnavailable, "fake: rollback failed")
   void SetOptionKeys(std::vector<std::string> keys);
+  void SetTwoPhase(bool on);                           // capabilities().two_phase
+  void FailTwoPhase(TwoPhaseCall call, int n);         // the next n such calls fail
+  void CrashAt(TwoPhaseCall call, bool after_effect);  // the next such call throws Crash
+  static int64_t NextSequence();                       // stamps a test's own marks
 
   // Instrumentation.
   int64_t connects() const;              // successful Connect() calls
@@ -124,6 +148,7 @@ class FakeProvider : public Provider {
   std::vector<std::string> tx_log() const;
   std::vector<TxEvent> tx_events() const;
   std::vector<ExecRecord> exec_log() const;
+  std::vector<std::string> prepared() const;  // gids prepared now, sorted
   // The last ConnectRequest seen (password included: tests check that the
   // catalog's secret reached the driver).
   ConnectRequest last_connect() const;
