@@ -102,6 +102,8 @@ TEST_CASE("limits: node and edge counts", "[graph]") {
         std::vector<std::string>{"/nodes: 2 nodes, more than max_nodes (1)"});
   opts.limits.max_nodes = 2;
   MustParse(kSeedGraph, opts);
+  opts.limits.max_edges = 1;  // exactly at the limit
+  MustParse(kSeedGraph, opts);
   opts.limits.max_edges = 0;
   CHECK(ParseErrors(kSeedGraph, opts) ==
         std::vector<std::string>{"/edges: 1 edges, more than max_edges (0)"});
@@ -109,16 +111,22 @@ TEST_CASE("limits: node and edge counts", "[graph]") {
 
 TEST_CASE("limits: query length and document size", "[graph]") {
   ParseOptions opts;
-  opts.limits.max_query_length = 60;
+  opts.limits.max_query_length = 69;  // the seed's longest query_string, exactly
+  MustParse(kSeedGraph, opts);
+  opts.limits.max_query_length = 68;
   CHECK(ParseErrors(kSeedGraph, opts) ==
         std::vector<std::string>{
-            "/nodes/1/query_string: query_string is 69 bytes, more than max_query_length (60)"});
+            "/nodes/1/query_string: query_string is 69 bytes, more than max_query_length (68)"});
 
   ParseOptions small;
-  small.limits.max_document_bytes = 100;
+  const int64_t size = static_cast<int64_t>(kSeedGraph.size());
+  small.limits.max_document_bytes = size;  // exactly at the limit
+  MustParse(kSeedGraph, small);
+  small.limits.max_document_bytes = size - 1;
   CHECK(ParseErrors(kSeedGraph, small) ==
-        std::vector<std::string>{"/: document is " + std::to_string(kSeedGraph.size()) +
-                                 " bytes, more than max_document_bytes (100)"});
+        std::vector<std::string>{"/: document is " + std::to_string(size) +
+                                 " bytes, more than max_document_bytes (" +
+                                 std::to_string(size - 1) + ")"});
 }
 
 TEST_CASE("limits: nesting depth, without deep recursion", "[graph]") {
