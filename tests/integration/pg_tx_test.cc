@@ -975,10 +975,12 @@ TEST_CASE("tx: EXECUTE STATEMENT … WITHIN COMMON [2PC] TRANSACTION", "[postgre
 // The source's connect string sets default_transaction_isolation=serializable
 // in the startup options (the provider passes `options` on to libpq and adds
 // its own settings after it). The graph reads row 1 (taking its snapshot),
-// inserts row 2, sleeps 1 s, then updates row 1; during the sleep the test
-// updates row 1 from another session and commits. PostgreSQL fails the
-// graph's UPDATE with SQLSTATE 40001 (could not serialize access due to
-// concurrent update): the graph fails with kAborted, its insert is gone.
+// inserts row 2, waits for an advisory lock the test holds, then updates row
+// 1; while the graph waits, the test updates row 1 from another session,
+// commits, and only then releases the lock (as the server's conflict test
+// does: no timing window). PostgreSQL fails the graph's UPDATE with SQLSTATE
+// 40001 (could not serialize access due to concurrent update): the graph
+// fails with kAborted, its insert is gone.
 
 TEST_CASE("tx: a PostgreSQL serialization failure aborts a common graph, leaving nothing",
           "[postgres][tx]") {
@@ -1000,7 +1002,7 @@ TEST_CASE("tx: a PostgreSQL serialization failure aborts a common graph, leaving
     CHECK(r->nodes[0].columns[0].values[0].ToText() == "serializable");
   }
   const std::string graph = R"J({"transaction": "common",
-    "params": {"one": 1, "two": 2, "v": "graph"}, "nodes": [
+    "params": {"one": 1, "two": 2, "v": "graph", "key": 424243}, "nodes": [
     {"node_id": "r", "database_id": "pgser",
      "query_string": "SELECT v FROM tx_conf WHERE id = :one",
      "input_parameters": ["one"], "output_fields": ["v"]},
@@ -1008,30 +1010,37 @@ TEST_CASE("tx: a PostgreSQL serialization failure aborts a common graph, leaving
      "query_string": "INSERT INTO tx_conf (id, v) VALUES (:two, :v)",
      "input_parameters": ["two", "v"]},
     {"node_id": "s", "database_id": "pgser",
-     "query_string": "SELECT pg_sleep(1) AS x_qgit_sleep", "output_fields": ["x_qgit_sleep"]},
+     "query_string": "SELECT 1 AS x_qgit_lock FROM (SELECT pg_advisory_xact_lock(:key)) l",
+     "input_parameters": ["key"], "output_fields": ["x_qgit_lock"]},
     {"node_id": "u", "database_id": "pgser", "mode": "write",
      "query_string": "UPDATE tx_conf SET v = :v WHERE id = :one",
      "input_parameters": ["v", "one"]}],
     "edges": [{"source_node": "r", "target_node": "ins"},
               {"source_node": "ins", "target_node": "s"},
               {"source_node": "s", "target_node": "u"}]})J";
+  // The test's session holds the lock node "s" waits for.
+  auto holder = PgConnect("qgtest");
+  const ParamList key = {{"k", Value::Int(424243)}};
+  REQUIRE(PgQuery(*holder, "SELECT 1 AS x FROM (SELECT pg_advisory_lock(:k)) l", key).ok());
   absl::StatusOr<GraphResult> result = absl::UnknownError("not run");
   std::thread t([&] { result = engine->ExecuteJson(graph); });
-  const bool sleeping = WaitFor(
+  const bool waiting = WaitFor(
       [] {
         return SuperSql(
-                   "SELECT count(*) FROM pg_stat_activity WHERE usename = 'qg' AND query "
-                   "LIKE '%x_qgit_sleep%' AND state = 'active'") == "1";
+                   "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 424243 "
+                   "AND NOT granted") == "1";
       },
-      5000);
-  if (sleeping) {
-    // Another session updates row 1 and commits during the graph's sleep.
+      10000);
+  if (waiting) {
+    // Another session updates row 1 and commits while the graph waits.
     auto c = PgConnect("qgtest");
     PgExec(*c, "UPDATE tx_conf SET v = :v WHERE id = :id",
            {{"v", Value::String("direct")}, {"id", Value::Int(1)}});
   }
+  // Released in every case, so the graph goes on (and the thread ends).
+  CHECK(PgQuery(*holder, "SELECT 1 AS x FROM (SELECT pg_advisory_unlock(:k)) l", key).ok());
   t.join();
-  REQUIRE(sleeping);
+  REQUIRE(waiting);
   REQUIRE_FALSE(result.ok());
   INFO(result.status().ToString());
   CHECK(result.status().code() == absl::StatusCode::kAborted);
