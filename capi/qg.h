@@ -157,7 +157,7 @@ QG_API void qg_cancel_free(qg_cancel* cancel);
  * worker threads. Destroyed by qg_engine_close(). */
 typedef struct qg_engine qg_engine;
 
-#define QG_ENGINE_OPTIONS_VERSION 2
+#define QG_ENGINE_OPTIONS_VERSION 3
 typedef struct qg_engine_options {
   unsigned int version;           /* QG_ENGINE_OPTIONS_VERSION */
   int workers;                    /* executor threads; 0 = default */
@@ -172,9 +172,23 @@ typedef struct qg_engine_options {
   /* Version 2: prefix of this engine's global transaction ids (NULL = "qg");
    * engines sharing a database need distinct prefixes. */
   const char* transaction_prefix;
+  /* Version 3: limits (qg::EngineOptions in <qg/engine.h>). 0 = the
+   * library's default; negative is QG_INVALID_ARGUMENT. Past a limit the
+   * graph fails with QG_RESOURCE_EXHAUSTED (graph limits: QG_INVALID_ARGUMENT
+   * at validation), the message naming the limit. */
+  int64_t max_bindings;       /* bindings per dependent node (1000000) */
+  int64_t max_result_rows;    /* rows a graph holds in memory in total (50000000) */
+  int64_t max_result_bytes;   /* bytes a graph holds in memory in total (8 GiB) */
+  int64_t default_batch_size; /* bindings per batched round trip (1000) */
+  /* Graph limits (qg::GraphLimits), checked when a graph is parsed: */
+  int64_t max_nodes;          /* nodes per graph (1000) */
+  int64_t max_edges;          /* edges per graph (10000) */
+  int64_t max_query_length;   /* bytes per query_string (1 MiB) */
+  int64_t max_depth;          /* JSON nesting depth (64) */
+  int64_t max_document_bytes; /* bytes of a graph's JSON text (16 MiB) */
 } qg_engine_options;
 #define QG_ENGINE_OPTIONS_INIT \
-  { QG_ENGINE_OPTIONS_VERSION, 0, 1, NULL, NULL, NULL }
+  { QG_ENGINE_OPTIONS_VERSION, 0, 1, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 /* Fills `opts` with defaults for `version`. QG_INVALID_ARGUMENT for an
  * unknown version or NULL. */
 QG_API int qg_engine_options_init(qg_engine_options* opts, unsigned int version);
