@@ -334,6 +334,18 @@ QG_API int qg_result_binding_value(const qg_result* r, int node, int64_t binding
 QG_API int qg_result_to_text(const qg_result* r, const char* shape, const char* format, char** out,
                              size_t* len);
 
+/* Streams the rendering qg_result_to_text makes (same `shape` and `format`,
+ * same defaults) to `write_cb`, chunk by chunk: no chunk is larger than
+ * 64 KiB and the whole text is never held in memory. `data` is valid only
+ * during the call and is not NUL-terminated; `payload` is passed through.
+ * A callback returning non-zero stops the writing: qg_result_write then
+ * returns QG_CANCELLED (whatever the callback returned) and qg_last_error()
+ * says which value the callback returned. Chunks handed over before a
+ * failure (a callback's, or a limit's) stay written. */
+QG_API int qg_result_write(const qg_result* r, const char* shape, const char* format,
+                           int (*write_cb)(const char* data, size_t len, void* payload),
+                           void* payload);
+
 /* What the graph's transaction did on each source (common / 2pc), as JSON:
  * {"mode", "id", "participants": [{"source", "user", "gid", "last_resource",
  * "state": "committed" | "rolled_back" | "commit_pending" | "failed",
