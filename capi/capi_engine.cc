@@ -7,7 +7,6 @@
 #include "capi_internal.h"
 #include "qg.h"
 #include "qg/engine.h"
-#include "qg/graph.h"
 #include "qg/plan.h"
 #include "qg/value.h"
 
@@ -170,19 +169,13 @@ QG_API int qg_engine_open(qg_engine** out, const char* sources_json,
     *out = nullptr;
     qg::EngineOptions options;
     if (int rc = ToEngineOptions(opts, &options); rc != QG_OK) return rc;
-    const bool recover = !options.coordinator_log.empty();
-    // With JSON sources, recover once they are loaded (below), not before.
-    if (sources_json != nullptr) options.recover_on_open = false;
-    absl::StatusOr<std::unique_ptr<qg::Engine>> engine = qg::Engine::Create(options);
+    absl::StatusOr<std::unique_ptr<qg::Engine>> engine =
+        sources_json == nullptr
+            ? qg::Engine::Create(std::move(options))
+            : qg::Engine::CreateWithCatalogJson(std::move(options), sources_json);
     if (!engine.ok()) return SetError(engine.status());
     auto handle = std::make_unique<qg_engine>();
     handle->rep = std::move(*engine);
-    if (sources_json != nullptr) {
-      absl::Status s = handle->rep->LoadCatalogJson(sources_json);
-      if (!s.ok()) return SetError(s);
-      // Unreachable sources stay logged for a later qg_engine_recover.
-      if (recover) (void)handle->rep->Recover();
-    }
     *out = handle.release();
     return QG_OK;
   });
@@ -276,22 +269,11 @@ int ExplainImpl(const char* fn, bool analyze, qg_engine* engine, const char* qgd
     if (int rc = ToExecuteOptions(fn, params_json, nullptr, &options); rc != QG_OK) {
       return rc;
     }
-    absl::StatusOr<qg::Graph> graph = qg::ParseGraph(
-        qgdl_json,
-        engine->rep->GraphParseOptions(params_json != nullptr ? &options.params : nullptr));
-    if (!graph.ok()) return SetError(graph.status());
-    std::string rendered;
-    if (analyze) {
-      options.estimate_costs = true;  // a one-shot run shows real estimates
-      absl::StatusOr<qg::GraphResult> result = engine->rep->Execute(*graph, options);
-      if (!result.ok()) return SetError(result.status());
-      rendered = qg::RenderPlan(result->plan, *fmt, &*result);
-    } else {
-      absl::StatusOr<qg::Plan> plan = engine->rep->Explain(*graph, options);
-      if (!plan.ok()) return SetError(plan.status());
-      rendered = qg::RenderPlan(*plan, *fmt);
-    }
-    char* text = qg::capi::CopyOut(rendered);
+    absl::StatusOr<std::string> rendered =
+        analyze ? engine->rep->ExplainAnalyzeText(qgdl_json, std::move(options), *fmt)
+                : engine->rep->ExplainText(qgdl_json, options, *fmt);
+    if (!rendered.ok()) return SetError(rendered.status());
+    char* text = qg::capi::CopyOut(*rendered);
     if (text == nullptr) {
       return SetError(QG_RESOURCE_EXHAUSTED, std::string(fn) + ": out of memory");
     }
