@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -104,14 +105,23 @@ class MallocText {
   size_t capacity_ = 0;
 };
 
-// Output options from the C arguments (NULL: the default shape / format).
-int ToOutputOptions(const char* shape, const char* format, qg::OutputOptions* out) {
-  absl::StatusOr<qg::Shape> s = qg::ParseShape(shape == nullptr ? "nodes" : shape);
-  if (!s.ok()) return SetError(s.status());
-  absl::StatusOr<qg::Format> f = qg::ParseFormat(format == nullptr ? "json" : format);
-  if (!f.ok()) return SetError(f.status());
-  out->shape = *s;
-  out->format = *f;
+// The output options for `r`: its graph's own "output", `shape` / `format`
+// (when not NULL) overriding the graph's.
+int ToOutputOptions(const qg_result& r, const char* shape, const char* format,
+                    qg::OutputOptions* out) {
+  std::optional<qg::Shape> s;
+  std::optional<qg::Format> f;
+  if (shape != nullptr) {
+    absl::StatusOr<qg::Shape> parsed = qg::ParseShape(shape);
+    if (!parsed.ok()) return SetError(parsed.status());
+    s = *parsed;
+  }
+  if (format != nullptr) {
+    absl::StatusOr<qg::Format> parsed = qg::ParseFormat(format);
+    if (!parsed.ok()) return SetError(parsed.status());
+    f = *parsed;
+  }
+  *out = qg::GraphOutputOptions(r.rep, s, f);
   return QG_OK;
 }
 
@@ -360,7 +370,7 @@ QG_API int qg_result_to_text(const qg_result* r, const char* shape, const char* 
     if (len != nullptr) *len = 0;
     if (r == nullptr) return NullArgument("qg_result_to_text", "result");
     qg::OutputOptions options;
-    if (int rc = ToOutputOptions(shape, format, &options); rc != QG_OK) return rc;
+    if (int rc = ToOutputOptions(*r, shape, format, &options); rc != QG_OK) return rc;
     // The chunks go straight into the buffer handed to the caller.
     MallocText text;
     absl::Status s = qg::WriteResult(r->rep, options, [&text](std::string_view chunk) {
@@ -382,7 +392,7 @@ QG_API int qg_result_write(const qg_result* r, const char* shape, const char* fo
     if (r == nullptr) return NullArgument("qg_result_write", "result");
     if (write_cb == nullptr) return NullArgument("qg_result_write", "write_cb");
     qg::OutputOptions options;
-    if (int rc = ToOutputOptions(shape, format, &options); rc != QG_OK) return rc;
+    if (int rc = ToOutputOptions(*r, shape, format, &options); rc != QG_OK) return rc;
     return SetError(qg::WriteResult(r->rep, options, [&](std::string_view chunk) {
       const int rc = write_cb(chunk.data(), chunk.size(), payload);
       if (rc == 0) return absl::OkStatus();

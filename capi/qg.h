@@ -326,9 +326,12 @@ QG_API const char* qg_result_binding_param(const qg_result* r, int node, int par
 QG_API int qg_result_binding_value(const qg_result* r, int node, int64_t binding, int param,
                                    qg_value* out);
 
-/* Renders the whole result. `shape`: "nodes" (default when NULL), "joined"
- * or "nested"; `format`: "json" (default when NULL), "ndjson" or "csv" (see
- * docs/design.md §6; nested + csv is refused). *out is allocated and
+/* Renders the whole result. `shape`: "nodes", "joined" or "nested";
+ * `format`: "json", "ndjson" or "csv" (see docs/design.md §6; nested + csv is
+ * refused). The graph's own "output" settings apply as in the CLI's `run`:
+ * a NULL shape or format is the graph's (else "nodes" / "json"), and its
+ * max_rows / max_bytes fail the call with QG_RESOURCE_EXHAUSTED naming the
+ * limit, its pretty indents JSON. *out is allocated and
  * NUL-terminated: free it with qg_free(); *len (nullable) receives its length
  * without the NUL. On failure *out is NULL. */
 QG_API int qg_result_to_text(const qg_result* r, const char* shape, const char* format, char** out,

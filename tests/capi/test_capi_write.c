@@ -1,5 +1,6 @@
 /* tests/capi/test_capi_write.c — qg_result_write streams what
- * qg_result_to_text renders, chunk by chunk; a callback that fails stops it. */
+ * qg_result_to_text renders, chunk by chunk; a callback that fails stops it;
+ * both apply the graph's own "output" settings. */
 #include "capi_test.h"
 
 /* 3000 rows of ~60 bytes: well over one 64 KiB chunk in every format. */
@@ -44,6 +45,45 @@ static void check_same(const qg_result* r, const char* shape, const char* format
   free(c.data);
 }
 
+/* The seed graph with an "output" object spliced in before "nodes". */
+static char* seed_with_output(const char* output) {
+  size_t n = strlen(kSeedGraph) + strlen(output) + 32;
+  char* graph = (char*)malloc(n);
+  CHECK(graph != NULL);
+  snprintf(graph, n, "{\"output\": %s, %s", output, strchr(kSeedGraph, '{') + 1);
+  return graph;
+}
+
+/* The graph's own "output" settings apply as in the CLI's `run`. */
+static void check_graph_output(qg_engine* engine) {
+  qg_result* result = NULL;
+  char* text = NULL;
+  collector c = {NULL, 0, 0, 0, 0};
+  char* graph = seed_with_output("{\"shape\": \"joined\", \"format\": \"csv\", \"max_rows\": 4}");
+  CHECK_RC(QG_OK, qg_execute(engine, graph, "{\"city\": \"Paris\"}", NULL, &result));
+  /* NULL shape and format: the graph's (joined csv: a header, 4 rows). */
+  CHECK_RC(QG_OK, qg_result_to_text(result, NULL, NULL, &text, NULL));
+  CHECK(strncmp(text, "user_data.id,user_data.name,", 28) == 0);
+  qg_free(text);
+  text = NULL;
+  /* An explicit shape overrides the graph's; its max_rows still applies. */
+  CHECK_RC(QG_RESOURCE_EXHAUSTED, qg_result_to_text(result, "nodes", "json", &text, NULL));
+  CHECK(text == NULL);
+  CHECK_CONTAINS(qg_last_error(), "max_rows=4");
+  CHECK_RC(QG_RESOURCE_EXHAUSTED, qg_result_write(result, "nodes", "ndjson", collect, &c));
+  CHECK_CONTAINS(qg_last_error(), "max_rows=4");
+  free(c.data);
+  qg_result_free(result);
+  free(graph);
+
+  graph = seed_with_output("{\"max_rows\": 1}");
+  CHECK_RC(QG_OK, qg_execute(engine, graph, "{\"city\": \"Paris\"}", NULL, &result));
+  CHECK_RC(QG_RESOURCE_EXHAUSTED, qg_result_to_text(result, NULL, NULL, &text, NULL));
+  CHECK_CONTAINS(qg_last_error(), "max_rows=1");
+  qg_result_free(result);
+  free(graph);
+}
+
 int main(void) {
   char dir[256];
   char* catalog;
@@ -76,6 +116,7 @@ int main(void) {
   CHECK(c.calls == 1);
 
   qg_result_free(result);
+  check_graph_output(engine);
   qg_engine_close(engine);
   free(catalog);
   remove_seed_databases(dir);
