@@ -7,7 +7,6 @@
 #include "capi_internal.h"
 #include "qg.h"
 #include "qg/engine.h"
-#include "qg/graph.h"
 #include "qg/plan.h"
 #include "qg/value.h"
 
@@ -28,6 +27,10 @@ int CheckVersion(const char* function, unsigned int version, unsigned int curren
   return QG_OK;
 }
 
+// Where each version of qg_execute_options ends.
+constexpr size_t kExecuteOptionsEnd[] = {0, QG_CAPI_END_OF(qg_execute_options, cancel),
+                                         QG_CAPI_END_OF(qg_execute_options, transaction)};
+
 // Builds ExecuteOptions from the C arguments.
 int ToExecuteOptions(const char* function, const char* params_json, const qg_execute_options* opts,
                      qg::ExecuteOptions* out) {
@@ -44,14 +47,16 @@ int ToExecuteOptions(const char* function, const char* params_json, const qg_exe
   if (int rc = CheckVersion(function, opts->version, QG_EXECUTE_OPTIONS_VERSION); rc != QG_OK) {
     return rc;
   }
-  if (opts->user != nullptr) out->user = opts->user;
-  if (opts->timeout_ms < 0) {
+  // Members past the caller's version read as zero (NULL: the default).
+  const qg_execute_options o = qg::capi::ReadVersioned(opts, opts->version, kExecuteOptionsEnd);
+  if (o.user != nullptr) out->user = o.user;
+  if (o.timeout_ms < 0) {
     return SetError(QG_INVALID_ARGUMENT, std::string(function) + ": timeout_ms is negative");
   }
-  if (opts->timeout_ms > 0) out->timeout = absl::Milliseconds(opts->timeout_ms);
-  if (opts->cancel != nullptr) out->cancel = opts->cancel->rep;
-  if (opts->version >= 2 && opts->transaction != nullptr) {
-    absl::StatusOr<qg::TransactionMode> mode = qg::ParseTransactionMode(opts->transaction);
+  if (o.timeout_ms > 0) out->timeout = absl::Milliseconds(o.timeout_ms);
+  if (o.cancel != nullptr) out->cancel = o.cancel->rep;
+  if (o.transaction != nullptr) {
+    absl::StatusOr<qg::TransactionMode> mode = qg::ParseTransactionMode(o.transaction);
     if (!mode.ok()) {
       return SetError(QG_INVALID_ARGUMENT,
                       std::string(function) + ": " + std::string(mode.status().message()));
@@ -63,6 +68,54 @@ int ToExecuteOptions(const char* function, const char* params_json, const qg_exe
 
 // Where each version of qg_pool_stats ends.
 constexpr size_t kPoolStatsEnd[] = {0, QG_CAPI_END_OF(qg_pool_stats, wait_seconds)};
+// Where each version of qg_engine_options ends.
+constexpr size_t kEngineOptionsEnd[] = {
+    0, QG_CAPI_END_OF(qg_engine_options, register_builtin_providers),
+    QG_CAPI_END_OF(qg_engine_options, transaction_prefix),
+    QG_CAPI_END_OF(qg_engine_options, max_document_bytes)};
+
+// A version-3 limit: 0 keeps the C++ default, negative is refused.
+int SetLimit(const char* name, int64_t value, int64_t* out) {
+  if (value < 0) {
+    return SetError(QG_INVALID_ARGUMENT, std::string("qg_engine_open: ") + name + " is negative");
+  }
+  if (value > 0) *out = value;
+  return QG_OK;
+}
+
+// Builds EngineOptions from the caller's struct, read as far as its version.
+int ToEngineOptions(const qg_engine_options* caller, qg::EngineOptions* out) {
+  if (caller == nullptr) return QG_OK;
+  if (int rc = CheckVersion("qg_engine_open", caller->version, QG_ENGINE_OPTIONS_VERSION);
+      rc != QG_OK) {
+    return rc;
+  }
+  const qg_engine_options o = qg::capi::ReadVersioned(caller, caller->version, kEngineOptionsEnd);
+  if (o.workers < 0) return SetError(QG_INVALID_ARGUMENT, "qg_engine_open: workers is negative");
+  out->workers = o.workers;
+  out->register_builtin_providers = o.register_builtin_providers != 0;
+  // Members past the caller's version read as zero: NULL, or the default.
+  if (o.catalog_path != nullptr) out->catalog_path = o.catalog_path;
+  if (o.coordinator_log != nullptr) out->coordinator_log = o.coordinator_log;
+  if (o.transaction_prefix != nullptr) out->transaction_prefix = o.transaction_prefix;
+  const struct {
+    const char* name;
+    int64_t value;
+    int64_t* target;
+  } limits[] = {{"max_bindings", o.max_bindings, &out->max_bindings},
+                {"max_result_rows", o.max_result_rows, &out->max_result_rows},
+                {"max_result_bytes", o.max_result_bytes, &out->max_result_bytes},
+                {"default_batch_size", o.default_batch_size, &out->default_batch_size},
+                {"max_nodes", o.max_nodes, &out->limits.max_nodes},
+                {"max_edges", o.max_edges, &out->limits.max_edges},
+                {"max_query_length", o.max_query_length, &out->limits.max_query_length},
+                {"max_depth", o.max_depth, &out->limits.max_depth},
+                {"max_document_bytes", o.max_document_bytes, &out->limits.max_document_bytes}};
+  for (const auto& limit : limits) {
+    if (int rc = SetLimit(limit.name, limit.value, limit.target); rc != QG_OK) return rc;
+  }
+  return QG_OK;
+}
 
 }  // namespace
 
@@ -75,15 +128,9 @@ QG_API int qg_engine_options_init(qg_engine_options* opts, unsigned int version)
         rc != QG_OK) {
       return rc;
     }
-    const qg_engine_options defaults = QG_ENGINE_OPTIONS_INIT;
-    opts->version = version;  // a version-1 caller's struct ends before catalog_path
-    opts->workers = defaults.workers;
-    opts->register_builtin_providers = defaults.register_builtin_providers;
-    if (version >= 2) {
-      opts->catalog_path = defaults.catalog_path;
-      opts->coordinator_log = defaults.coordinator_log;
-      opts->transaction_prefix = defaults.transaction_prefix;
-    }
+    qg_engine_options defaults = QG_ENGINE_OPTIONS_INIT;
+    defaults.version = version;  // an older caller's struct ends before the newer members
+    qg::capi::WriteVersioned(defaults, opts, version, kEngineOptionsEnd);
     return QG_OK;
   });
 }
@@ -95,12 +142,9 @@ QG_API int qg_execute_options_init(qg_execute_options* opts, unsigned int versio
         rc != QG_OK) {
       return rc;
     }
-    const qg_execute_options defaults = QG_EXECUTE_OPTIONS_INIT;
-    opts->version = version;  // a version-1 caller's struct ends before transaction
-    opts->user = defaults.user;
-    opts->timeout_ms = defaults.timeout_ms;
-    opts->cancel = defaults.cancel;
-    if (version >= 2) opts->transaction = defaults.transaction;
+    qg_execute_options defaults = QG_EXECUTE_OPTIONS_INIT;
+    defaults.version = version;  // a version-1 caller's struct ends before transaction
+    qg::capi::WriteVersioned(defaults, opts, version, kExecuteOptionsEnd);
     return QG_OK;
   });
 }
@@ -124,37 +168,14 @@ QG_API int qg_engine_open(qg_engine** out, const char* sources_json,
     if (out == nullptr) return NullArgument("qg_engine_open", "out");
     *out = nullptr;
     qg::EngineOptions options;
-    if (opts != nullptr) {
-      if (int rc = CheckVersion("qg_engine_open", opts->version, QG_ENGINE_OPTIONS_VERSION);
-          rc != QG_OK) {
-        return rc;
-      }
-      if (opts->workers < 0) {
-        return SetError(QG_INVALID_ARGUMENT, "qg_engine_open: workers is negative");
-      }
-      options.workers = opts->workers;
-      options.register_builtin_providers = opts->register_builtin_providers != 0;
-      if (opts->version >= 2) {
-        if (opts->catalog_path != nullptr) options.catalog_path = opts->catalog_path;
-        if (opts->coordinator_log != nullptr) options.coordinator_log = opts->coordinator_log;
-        if (opts->transaction_prefix != nullptr) {
-          options.transaction_prefix = opts->transaction_prefix;
-        }
-      }
-    }
-    const bool recover = !options.coordinator_log.empty();
-    // With JSON sources, recover once they are loaded (below), not before.
-    if (sources_json != nullptr) options.recover_on_open = false;
-    absl::StatusOr<std::unique_ptr<qg::Engine>> engine = qg::Engine::Create(options);
+    if (int rc = ToEngineOptions(opts, &options); rc != QG_OK) return rc;
+    absl::StatusOr<std::unique_ptr<qg::Engine>> engine =
+        sources_json == nullptr
+            ? qg::Engine::Create(std::move(options))
+            : qg::Engine::CreateWithCatalogJson(std::move(options), sources_json);
     if (!engine.ok()) return SetError(engine.status());
     auto handle = std::make_unique<qg_engine>();
     handle->rep = std::move(*engine);
-    if (sources_json != nullptr) {
-      absl::Status s = handle->rep->LoadCatalogJson(sources_json);
-      if (!s.ok()) return SetError(s);
-      // Unreachable sources stay logged for a later qg_engine_recover.
-      if (recover) (void)handle->rep->Recover();
-    }
     *out = handle.release();
     return QG_OK;
   });
@@ -248,22 +269,11 @@ int ExplainImpl(const char* fn, bool analyze, qg_engine* engine, const char* qgd
     if (int rc = ToExecuteOptions(fn, params_json, nullptr, &options); rc != QG_OK) {
       return rc;
     }
-    absl::StatusOr<qg::Graph> graph = qg::ParseGraph(
-        qgdl_json,
-        engine->rep->GraphParseOptions(params_json != nullptr ? &options.params : nullptr));
-    if (!graph.ok()) return SetError(graph.status());
-    std::string rendered;
-    if (analyze) {
-      options.estimate_costs = true;  // a one-shot run shows real estimates
-      absl::StatusOr<qg::GraphResult> result = engine->rep->Execute(*graph, options);
-      if (!result.ok()) return SetError(result.status());
-      rendered = qg::RenderPlan(result->plan, *fmt, &*result);
-    } else {
-      absl::StatusOr<qg::Plan> plan = engine->rep->Explain(*graph, options);
-      if (!plan.ok()) return SetError(plan.status());
-      rendered = qg::RenderPlan(*plan, *fmt);
-    }
-    char* text = qg::capi::CopyOut(rendered);
+    absl::StatusOr<std::string> rendered =
+        analyze ? engine->rep->ExplainAnalyzeText(qgdl_json, std::move(options), *fmt)
+                : engine->rep->ExplainText(qgdl_json, options, *fmt);
+    if (!rendered.ok()) return SetError(rendered.status());
+    char* text = qg::capi::CopyOut(*rendered);
     if (text == nullptr) {
       return SetError(QG_RESOURCE_EXHAUSTED, std::string(fn) + ": out of memory");
     }

@@ -1,6 +1,11 @@
 // capi/capi_result.cc — navigating and rendering a graph's results.
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "capi_internal.h"
 #include "qg.h"
@@ -58,6 +63,66 @@ int TypeMismatch(const char* function, const qg::Value& v, const char* wanted) {
   return SetError(QG_INVALID_ARGUMENT, std::string(function) + ": value is " +
                                            std::string(qg::ValueTypeName(v.type())) + ", not " +
                                            wanted);
+}
+
+// qg_result_to_text's output: a malloc'd buffer grown by doubling, handed
+// to the caller NUL-terminated (freed with qg_free).
+class MallocText {
+ public:
+  MallocText() = default;
+  MallocText(const MallocText&) = delete;
+  MallocText& operator=(const MallocText&) = delete;
+  ~MallocText() { std::free(data_); }
+
+  size_t size() const { return size_; }
+  // False when out of memory.
+  bool Append(std::string_view chunk) {
+    if (!Reserve(size_ + chunk.size() + 1)) return false;
+    if (!chunk.empty()) std::memcpy(data_ + size_, chunk.data(), chunk.size());
+    size_ += chunk.size();
+    return true;
+  }
+  // The NUL-terminated text (ownership passes to the caller), or nullptr.
+  char* Release() {
+    if (!Reserve(size_ + 1)) return nullptr;
+    data_[size_] = '\0';
+    return std::exchange(data_, nullptr);
+  }
+
+ private:
+  bool Reserve(size_t n) {
+    if (n <= capacity_) return true;
+    const size_t grown = std::max(n, capacity_ * 2);
+    char* p = static_cast<char*>(std::realloc(data_, grown));
+    if (p == nullptr) return false;
+    data_ = p;
+    capacity_ = grown;
+    return true;
+  }
+
+  char* data_ = nullptr;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
+// The output options for `r`: its graph's own "output", `shape` / `format`
+// (when not NULL) overriding the graph's.
+int ToOutputOptions(const qg_result& r, const char* shape, const char* format,
+                    qg::OutputOptions* out) {
+  std::optional<qg::Shape> s;
+  std::optional<qg::Format> f;
+  if (shape != nullptr) {
+    absl::StatusOr<qg::Shape> parsed = qg::ParseShape(shape);
+    if (!parsed.ok()) return SetError(parsed.status());
+    s = *parsed;
+  }
+  if (format != nullptr) {
+    absl::StatusOr<qg::Format> parsed = qg::ParseFormat(format);
+    if (!parsed.ok()) return SetError(parsed.status());
+    f = *parsed;
+  }
+  *out = qg::GraphOutputOptions(r.rep, s, f);
+  return QG_OK;
 }
 
 }  // namespace
@@ -305,19 +370,35 @@ QG_API int qg_result_to_text(const qg_result* r, const char* shape, const char* 
     if (len != nullptr) *len = 0;
     if (r == nullptr) return NullArgument("qg_result_to_text", "result");
     qg::OutputOptions options;
-    absl::StatusOr<qg::Shape> s = qg::ParseShape(shape == nullptr ? "nodes" : shape);
-    if (!s.ok()) return SetError(s.status());
-    absl::StatusOr<qg::Format> f = qg::ParseFormat(format == nullptr ? "json" : format);
-    if (!f.ok()) return SetError(f.status());
-    options.shape = *s;
-    options.format = *f;
-    absl::StatusOr<std::string> text = qg::ResultToString(r->rep, options);
-    if (!text.ok()) return SetError(text.status());
-    char* copy = qg::capi::CopyOut(*text);
-    if (copy == nullptr) return SetError(QG_RESOURCE_EXHAUSTED, "qg_result_to_text: out of memory");
-    *out = copy;
-    if (len != nullptr) *len = text->size();
+    if (int rc = ToOutputOptions(*r, shape, format, &options); rc != QG_OK) return rc;
+    // The chunks go straight into the buffer handed to the caller.
+    MallocText text;
+    absl::Status s = qg::WriteResult(r->rep, options, [&text](std::string_view chunk) {
+      return text.Append(chunk) ? absl::OkStatus()
+                                : absl::ResourceExhaustedError("qg_result_to_text: out of memory");
+    });
+    if (!s.ok()) return SetError(s);
+    if (len != nullptr) *len = text.size();
+    *out = text.Release();
+    if (*out == nullptr) return SetError(QG_RESOURCE_EXHAUSTED, "qg_result_to_text: out of memory");
     return QG_OK;
+  });
+}
+
+QG_API int qg_result_write(const qg_result* r, const char* shape, const char* format,
+                           int (*write_cb)(const char* data, size_t len, void* payload),
+                           void* payload) {
+  return Guard([&] {
+    if (r == nullptr) return NullArgument("qg_result_write", "result");
+    if (write_cb == nullptr) return NullArgument("qg_result_write", "write_cb");
+    qg::OutputOptions options;
+    if (int rc = ToOutputOptions(*r, shape, format, &options); rc != QG_OK) return rc;
+    return SetError(qg::WriteResult(r->rep, options, [&](std::string_view chunk) {
+      const int rc = write_cb(chunk.data(), chunk.size(), payload);
+      if (rc == 0) return absl::OkStatus();
+      return absl::CancelledError("qg_result_write: the write callback returned " +
+                                  std::to_string(rc));
+    }));
   });
 }
 

@@ -157,7 +157,7 @@ QG_API void qg_cancel_free(qg_cancel* cancel);
  * worker threads. Destroyed by qg_engine_close(). */
 typedef struct qg_engine qg_engine;
 
-#define QG_ENGINE_OPTIONS_VERSION 2
+#define QG_ENGINE_OPTIONS_VERSION 3
 typedef struct qg_engine_options {
   unsigned int version;           /* QG_ENGINE_OPTIONS_VERSION */
   int workers;                    /* executor threads; 0 = default */
@@ -172,9 +172,23 @@ typedef struct qg_engine_options {
   /* Version 2: prefix of this engine's global transaction ids (NULL = "qg");
    * engines sharing a database need distinct prefixes. */
   const char* transaction_prefix;
+  /* Version 3: limits (qg::EngineOptions in <qg/engine.h>). 0 = the
+   * library's default; negative is QG_INVALID_ARGUMENT. Past a limit the
+   * graph fails with QG_RESOURCE_EXHAUSTED (graph limits: QG_INVALID_ARGUMENT
+   * at validation), the message naming the limit. */
+  int64_t max_bindings;       /* bindings per dependent node (1000000) */
+  int64_t max_result_rows;    /* rows a graph holds in memory in total (50000000) */
+  int64_t max_result_bytes;   /* bytes a graph holds in memory in total (8 GiB) */
+  int64_t default_batch_size; /* bindings per batched round trip (1000) */
+  /* Graph limits (qg::GraphLimits), checked when a graph is parsed: */
+  int64_t max_nodes;          /* nodes per graph (1000) */
+  int64_t max_edges;          /* edges per graph (10000) */
+  int64_t max_query_length;   /* bytes per query_string (1 MiB) */
+  int64_t max_depth;          /* JSON nesting depth (64) */
+  int64_t max_document_bytes; /* bytes of a graph's JSON text (16 MiB) */
 } qg_engine_options;
 #define QG_ENGINE_OPTIONS_INIT \
-  { QG_ENGINE_OPTIONS_VERSION, 0, 1, NULL, NULL, NULL }
+  { QG_ENGINE_OPTIONS_VERSION, 0, 1, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 /* Fills `opts` with defaults for `version`. QG_INVALID_ARGUMENT for an
  * unknown version or NULL. */
 QG_API int qg_engine_options_init(qg_engine_options* opts, unsigned int version);
@@ -312,13 +326,28 @@ QG_API const char* qg_result_binding_param(const qg_result* r, int node, int par
 QG_API int qg_result_binding_value(const qg_result* r, int node, int64_t binding, int param,
                                    qg_value* out);
 
-/* Renders the whole result. `shape`: "nodes" (default when NULL), "joined"
- * or "nested"; `format`: "json" (default when NULL), "ndjson" or "csv" (see
- * docs/design.md §6; nested + csv is refused). *out is allocated and
+/* Renders the whole result. `shape`: "nodes", "joined" or "nested";
+ * `format`: "json", "ndjson" or "csv" (see docs/design.md §6; nested + csv is
+ * refused). The graph's own "output" settings apply as in the CLI's `run`:
+ * a NULL shape or format is the graph's (else "nodes" / "json"), and its
+ * max_rows / max_bytes fail the call with QG_RESOURCE_EXHAUSTED naming the
+ * limit, its pretty indents JSON. *out is allocated and
  * NUL-terminated: free it with qg_free(); *len (nullable) receives its length
  * without the NUL. On failure *out is NULL. */
 QG_API int qg_result_to_text(const qg_result* r, const char* shape, const char* format, char** out,
                              size_t* len);
+
+/* Streams the rendering qg_result_to_text makes (same `shape` and `format`,
+ * same defaults) to `write_cb`, chunk by chunk: no chunk is larger than
+ * 64 KiB and the whole text is never held in memory. `data` is valid only
+ * during the call and is not NUL-terminated; `payload` is passed through.
+ * A callback returning non-zero stops the writing: qg_result_write then
+ * returns QG_CANCELLED (whatever the callback returned) and qg_last_error()
+ * says which value the callback returned. Chunks handed over before a
+ * failure (a callback's, or a limit's) stay written. */
+QG_API int qg_result_write(const qg_result* r, const char* shape, const char* format,
+                           int (*write_cb)(const char* data, size_t len, void* payload),
+                           void* payload);
 
 /* What the graph's transaction did on each source (common / 2pc), as JSON:
  * {"mode", "id", "participants": [{"source", "user", "gid", "last_resource",

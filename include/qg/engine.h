@@ -102,6 +102,13 @@ struct ExecuteOptions {
 class QG_EXPORT Engine {
  public:
   static absl::StatusOr<std::unique_ptr<Engine>> Create(EngineOptions options = {});
+  // Create() with a JSON catalog: the sources are loaded before the
+  // coordinator log (if any) is recovered, since the crashed transactions'
+  // sources may be among them. A source Recover() cannot reach stays logged
+  // for a later Recover(); that does not fail the call. (docs/design.md, C ABI:
+  // qg_engine_open is this.)
+  static absl::StatusOr<std::unique_ptr<Engine>> CreateWithCatalogJson(
+      EngineOptions options, std::string_view catalog_json);
   virtual ~Engine() = default;
 
   // Adds a provider kind; kAlreadyExists if the name is taken.
@@ -134,6 +141,16 @@ class QG_EXPORT Engine {
   // Plans without executing (connections are taken only to ask sources for
   // cost estimates).
   virtual absl::StatusOr<Plan> Explain(const Graph& graph, const ExecuteOptions& options = {}) = 0;
+  // EXPLAIN of a QGDL text: parsed like ExecuteJson (the engine's limits,
+  // sources and placeholder rules, options.params as supplied), planned by
+  // Explain() and rendered by RenderPlan (qg/plan.h).
+  absl::StatusOr<std::string> ExplainText(std::string_view qgdl, const ExecuteOptions& options,
+                                          ExplainFormat format);
+  // EXPLAIN ANALYZE: executes the graph, asking the sources for estimates not
+  // cached yet (ExecuteOptions::estimate_costs), and renders each node's
+  // estimates beside its actuals.
+  absl::StatusOr<std::string> ExplainAnalyzeText(std::string_view qgdl, ExecuteOptions options,
+                                                 ExplainFormat format);
   // The ParseOptions Execute/Explain use (sources, placeholder rules, limits),
   // for validating a graph with the engine's rules.
   virtual ParseOptions GraphParseOptions(const ParamList* execution_params = nullptr) const = 0;

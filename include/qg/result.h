@@ -12,12 +12,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "qg/export.h"
 #include "qg/graph.h"
+#include "qg/output.h"
 #include "qg/plan.h"
 #include "qg/transaction.h"
 #include "qg/value.h"
@@ -96,6 +98,15 @@ struct QG_EXPORT GraphResult {
 
   const NodeResult* FindNode(std::string_view node_id) const;
 };
+
+// The output options of a result: its graph's own "output" (shape, format,
+// max_rows, max_bytes, pretty; qg/output.h's defaults when the graph has
+// none), with `shape` / `format` overriding the graph's when given. Every
+// host that writes a result for a graph applies its settings through this:
+// the CLI's `run`, the C ABI's qg_result_write and qg_result_to_text.
+QG_EXPORT OutputOptions GraphOutputOptions(const GraphResult& result,
+                                           std::optional<Shape> shape = std::nullopt,
+                                           std::optional<Format> format = std::nullopt);
 
 }  // namespace qg
 

@@ -58,6 +58,12 @@ int main(void) {
   qg_provider_vtable* vt = at_page_end(vtable_v1);
   qg_pool_stats* stats = at_page_end(stats_v1);
   qg_execute_options* exec = at_page_end(exec_v1);
+  /* qg_engine_options version 1 ended after register_builtin_providers,
+   * version 2 after transaction_prefix (the limits came in version 3). */
+  const size_t engine_v1 = offsetof(qg_engine_options, register_builtin_providers) + sizeof(int);
+  const size_t engine_v2 = offsetof(qg_engine_options, transaction_prefix) + sizeof(const char*);
+  qg_engine_options* eo1 = at_page_end(engine_v1);
+  qg_engine_options* eo2 = at_page_end(engine_v2);
 
   CHECK(QG_PROVIDER_VTABLE_VERSION == 1 && QG_POOL_STATS_VERSION == 1);
 
@@ -68,6 +74,18 @@ int main(void) {
   vt->connect = one_connect;
   vt->disconnect = one_disconnect;
   vt->execute = one_execute;
+
+  /* Older engine options: init and open touch only the caller's version. */
+  CHECK_RC(QG_OK, qg_engine_options_init(eo1, 1));
+  CHECK(eo1->version == 1 && eo1->register_builtin_providers == 1);
+  CHECK_RC(QG_OK, qg_engine_open(&engine, "{\"sources\": []}", eo1));
+  qg_engine_close(engine);
+  CHECK_RC(QG_OK, qg_engine_options_init(eo2, 2));
+  CHECK(eo2->version == 2 && eo2->transaction_prefix == NULL);
+  eo2->transaction_prefix = "v2";
+  CHECK_RC(QG_OK, qg_engine_open(&engine, "{\"sources\": []}", eo2));
+  qg_engine_close(engine);
+  engine = NULL;
 
   CHECK_RC(QG_OK, qg_engine_open(&engine, "{\"sources\": []}", NULL));
   /* Registration copies only the caller's version. */

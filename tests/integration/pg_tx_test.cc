@@ -541,8 +541,10 @@ struct CrashCase {
 };
 
 // Crashes the child at `c.point` writing row `id`, then recovers with a
-// reopened engine (recover_on_open) or an explicit Recover().
-void CheckCrash(const CrashCase& c, bool reopen, int id) {
+// reopened engine (recover_on_open) or an explicit Recover(). With `json`
+// the engine reopens through Engine::CreateWithCatalogJson, its sources given
+// as JSON: it must recover once they are loaded, not before.
+void CheckCrash(const CrashCase& c, bool reopen, int id, bool json = false) {
   const std::string prefix = std::string(kPrefixRoot) + "cr" + std::to_string(id);
   INFO("point " << c.point << (reopen ? ", reopen" : ", Recover()") << ", prefix " << prefix);
   TempDir dir;
@@ -568,11 +570,13 @@ void CheckCrash(const CrashCase& c, bool reopen, int id) {
   }
 
   EngineOptions o;
-  o.catalog_path = catalog;
+  if (!json) o.catalog_path = catalog;
   o.coordinator_log = log;
   o.transaction_prefix = prefix;
   o.recover_on_open = reopen;
-  auto engine = Engine::Create(std::move(o));
+  auto engine = json ? Engine::CreateWithCatalogJson(
+                           std::move(o), CatalogOf({PgSourceJson("pg"), MySourceJson("my")}))
+                     : Engine::Create(std::move(o));
   INFO(engine.status().ToString());
   REQUIRE(engine.ok());
   auto rec = (*engine)->Recover();
@@ -622,16 +626,19 @@ TEST_CASE("tx crash: the coordinator killed at each 2pc point is resolved by rec
   SECTION("after_prepare: no decision, rolled back everywhere") {
     const CrashCase c{"after_prepare", false, 2, 0, 2};
     CheckCrash(c, /*reopen=*/true, 21);
+    CheckCrash(c, /*reopen=*/true, 23, /*json=*/true);
     CheckCrash(c, /*reopen=*/false, 22);
   }
   SECTION("after_decision: committed everywhere") {
     const CrashCase c{"after_decision", true, 2, 2, 0};
     CheckCrash(c, /*reopen=*/true, 31);
+    CheckCrash(c, /*reopen=*/true, 33, /*json=*/true);
     CheckCrash(c, /*reopen=*/false, 32);
   }
   SECTION("between_commits: committed everywhere") {
     const CrashCase c{"between_commits", true, 1, 1, 0};
     CheckCrash(c, /*reopen=*/true, 41);
+    CheckCrash(c, /*reopen=*/true, 43, /*json=*/true);
     CheckCrash(c, /*reopen=*/false, 42);
   }
 }

@@ -401,9 +401,7 @@ int RunCommand(const ParsedArgs& args) {
   if (!result.ok()) return Fail(result.status());
   ReportTransaction(result->transaction);
 
-  qg::OutputOptions out = result->graph.output.value_or(qg::OutputOptions{});
-  if (shape) out.shape = *shape;
-  if (format) out.format = *format;
+  qg::OutputOptions out = qg::GraphOutputOptions(*result, shape, format);
   if (args.Has("pretty") || (!args.Has("compact") && isatty(STDOUT_FILENO) == 1)) {
     out.pretty = true;
   }
