@@ -228,6 +228,47 @@ TEST_CASE("plan hook: a hook that keeps the decision changes nothing, and sees i
   CHECK(PlanOf(*plan, "o").reason.find("hook") == std::string::npos);
 }
 
+TEST_CASE("plan hook: write nodes are offered what they can run with", "[engine][plan_hook]") {
+  const char* graph = R"({"nodes": [
+    {"node_id": "u", "database_id": "db", "query_string": "table users", "output_fields": ["id"]},
+    {"node_id": "o", "database_id": "db2", "mode": "write", "query_string": "@fail_when=uid:999 write",
+     "input_parameters": ["uid"]}],
+    "edges": [{"source_node": "u", "target_node": "o", "input_mapping": {"u.id": "o.uid"}}]})";
+  bool saw_write = false;
+  std::vector<ExecKind> available;
+  auto remember = [&](const PlanHookView& v) {
+    saw_write = v.is_write;
+    available = v.available;
+  };
+  SECTION("batched, which the fake cannot write, is refused") {
+    FakeEnv env =
+        HookEngine([&](const PlanHookView& v) -> absl::StatusOr<std::optional<PlanOverride>> {
+          remember(v);
+          return Kind(ExecKind::kBatched);
+        });
+    auto r = env.engine->ExecuteJson(graph);
+    INFO(r.status().message());
+    REQUIRE(r.ok());
+    CHECK(saw_write);
+    CHECK(available == std::vector<ExecKind>{ExecKind::kPerBinding});
+    const NodePlan& np = PlanOf(r->plan, "o");
+    CHECK(np.kind == ExecKind::kPerBinding);
+    CHECK(np.reason.find("strategy batched is not available for this node") != std::string::npos);
+    CHECK(r->FindNode("o")->stats.rows_affected == 5);
+  }
+  SECTION("a width of 1 is applied") {
+    PlanOverride o;
+    o.parallelism = 1;
+    FakeEnv env = HookEngine(HookFor(o));
+    auto r = env.engine->ExecuteJson(graph);
+    REQUIRE(r.ok());
+    CHECK(PlanOf(r->plan, "o").parallelism == 1);
+    CHECK(PlanOf(r->plan, "o").reason.find("chosen by the host's plan hook: per_binding") !=
+          std::string::npos);
+    CHECK(r->FindNode("o")->stats.rows_affected == 5);
+  }
+}
+
 TEST_CASE("planner: Plan shows the decisions Execute then runs with", "[engine][plan_hook]") {
   PlanOverride o;
   o.batch_size = 3;
