@@ -99,6 +99,24 @@ TEST_CASE("plan hook: a strategy override is what runs", "[engine][plan_hook]") 
   CHECK(PlanOf(r->plan, "u").reason.find("hook") == std::string::npos);
 }
 
+TEST_CASE("plan hook: a cached plan keeps the hook's decision without asking again",
+          "[engine][plan_hook]") {
+  int calls = 0;
+  FakeEnv env = HookEngine([&](const PlanHookView&) -> absl::StatusOr<std::optional<PlanOverride>> {
+    ++calls;
+    return Kind(ExecKind::kPerBinding);
+  });
+  auto first = env.engine->ExecuteJson(kGraph);
+  REQUIRE(first.ok());
+  CHECK_FALSE(first->plan.cached);
+  auto second = env.engine->ExecuteJson(kGraph);
+  REQUIRE(second.ok());
+  CHECK(second->plan.cached);
+  CHECK(calls == 1);  // planned once: the hook is fixed per engine
+  CHECK(second->FindNode("o")->stats.strategy == "per_binding");
+  CHECK(second->FindNode("o")->stats.round_trips == 5);
+}
+
 TEST_CASE("plan hook: a batch size override is what runs", "[engine][plan_hook]") {
   PlanOverride o;
   o.batch_size = 2;
