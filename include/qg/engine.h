@@ -38,6 +38,7 @@
 #include "qg/export.h"
 #include "qg/graph.h"
 #include "qg/plan.h"
+#include "qg/plan_hook.h"
 #include "qg/pool.h"
 #include "qg/provider.h"
 #include "qg/result.h"
@@ -73,6 +74,10 @@ struct EngineOptions {
   // and planned again (GraphResult::plan.cached says so). Parameter values
   // are bound per execution; estimates are those of the first planning.
   size_t plan_cache_size = 256;
+  // Called per dependent node while planning, after the planner's own
+  // choice; may override strategy, batch size and parallel width. Invalid
+  // overrides keep the planner's choice and EXPLAIN says why (qg/plan_hook.h).
+  PlanHook plan_hook;
   // When set, the catalog is persisted in this SQLite file (created on first
   // use); Create loads it and refuses a corrupt or unknown-version file.
   std::string catalog_path;

@@ -564,6 +564,8 @@ class EngineImpl final : public Engine {
     in.workers = workers_.max_threads();
     in.cost_mode = mode;
     in.cost_model = &cost_model_;
+    if (options_.plan_hook) in.plan_hook = &options_.plan_hook;
+    in.max_bindings = options_.max_bindings;
     in.cancel = options.cancel.get();
     if (options.timeout.has_value()) {
       in.timeout = *options.timeout;

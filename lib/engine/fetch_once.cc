@@ -1,13 +1,12 @@
 #include "engine/fetch_once.h"
 
-#include "engine/cost_model.h"
-
 #include <string>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/cost_model.h"
+#include "engine/plan_hook.h"
 
 namespace qg {
 namespace {
@@ -78,6 +77,45 @@ absl::Status CompileFetchOnce(PlannedNode& pn) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// One dependent read: its alternatives weighed; an auto node chooses.
+void DecideRead(PlannedGraph& pg, int i, const PlannerInputs& in) {
+  PlannedNode& pn = *pg.nodes[i];
+  NodePlan& np = pg.plan.nodes[i];
+  const bool is_auto = pn.node->strategy == Strategy::kAuto;
+  StrategyInputs c;
+  c.fetch_once_refusal = "not compiled (strategy forced)";
+  if (is_auto && !pn.fetch_all_ok) {
+    absl::Status s = CompileFetchOnce(pn);
+    if (!s.ok()) c.fetch_once_refusal = std::string(s.message());
+  }
+  double keys = 1;
+  for (const InputGroup& g : pn.groups) {
+    const double rows = pg.nodes[g.parent]->est_rows;
+    keys = rows < 0 || keys < 0 ? -1 : keys * rows;
+  }
+  c.expected_keys = keys;
+  c.lookup = EstimateStatement(pn, pn.plain, in);
+  if (pn.fetch_all_ok) c.fetch_all = EstimateStatement(pn, pn.fetch_all, in);
+  c.batch_size = pn.batch_size > 0 ? pn.batch_size : in.default_batch_size;
+  c.parallelism = pn.max_parallelism;
+  c.batched_possible = !pn.batched_full.text.empty();
+  if (!c.batched_possible) {
+    c.batched_refusal = is_auto ? np.reason : "not compiled (strategy forced)";
+  }
+  c.fetch_once_possible = pn.fetch_all_ok;
+  const StrategyChoice ch = ChooseStrategy(c);
+  np.alternatives = ch.alternatives;
+  np.expected_keys = c.expected_keys;
+  if (!is_auto) return;
+  pn.auto_strategy = true;
+  pn.choice = c;
+  Apply(pn, np, ch);
+}
+
+}  // namespace
+
 void DecideStrategies(PlannedGraph& pg, const PlannerInputs& in) {
   const int n = static_cast<int>(pg.nodes.size());
   if (static_cast<int>(pg.plan.nodes.size()) != n) return;
@@ -85,36 +123,10 @@ void DecideStrategies(PlannedGraph& pg, const PlannerInputs& in) {
   for (int i = 0; i < n; ++i) {
     PlannedNode& pn = *pg.nodes[i];
     NodePlan& np = pg.plan.nodes[i];
-    if (pn.groups.empty() || pn.is_write || np.node != i) continue;
-    const bool is_auto = pn.node->strategy == Strategy::kAuto;
-    StrategyInputs c;
-    c.fetch_once_refusal = "not compiled (strategy forced)";
-    if (is_auto && !pn.fetch_all_ok) {
-      absl::Status s = CompileFetchOnce(pn);
-      if (!s.ok()) c.fetch_once_refusal = std::string(s.message());
-    }
-    double keys = 1;
-    for (const InputGroup& g : pn.groups) {
-      const double rows = pg.nodes[g.parent]->est_rows;
-      keys = rows < 0 || keys < 0 ? -1 : keys * rows;
-    }
-    c.expected_keys = keys;
-    c.lookup = EstimateStatement(pn, pn.plain, in);
-    if (pn.fetch_all_ok) c.fetch_all = EstimateStatement(pn, pn.fetch_all, in);
-    c.batch_size = pn.batch_size > 0 ? pn.batch_size : in.default_batch_size;
-    c.parallelism = pn.max_parallelism;
-    c.batched_possible = !pn.batched_full.text.empty();
-    if (!c.batched_possible) {
-      c.batched_refusal = is_auto ? np.reason : "not compiled (strategy forced)";
-    }
-    c.fetch_once_possible = pn.fetch_all_ok;
-    const StrategyChoice ch = ChooseStrategy(c);
-    np.alternatives = ch.alternatives;
-    np.expected_keys = c.expected_keys;
-    if (!is_auto) continue;
-    pn.auto_strategy = true;
-    pn.choice = c;
-    Apply(pn, np, ch);
+    if (pn.groups.empty() || np.node != i) continue;
+    if (!pn.is_write) DecideRead(pg, i, in);
+    // The host's plan hook, after the planner's own choice (plan_hook.h).
+    if (in.plan_hook != nullptr) ApplyPlanHook(*in.plan_hook, in.max_bindings, pn, np);
   }
 }
 

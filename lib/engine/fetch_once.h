@@ -27,7 +27,9 @@ absl::Status CompileFetchOnce(PlannedNode& pn);
 // (plan.nodes[i] is node i): gives each dependent read its alternatives
 // with their estimated costs, and lets auto nodes choose between batched,
 // per-binding and fetch-once (strategy_choice.h). The expected key count
-// is the product of the mapping parents' estimated rows.
+// is the product of the mapping parents' estimated rows. Then every
+// dependent node (writes too) goes to the host's plan hook, if any
+// (engine/plan_hook.h).
 void DecideStrategies(PlannedGraph& pg, const PlannerInputs& in);
 
 // The cost shape (CostModel) of the node's fetch-once statement.

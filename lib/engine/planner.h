@@ -42,6 +42,7 @@
 #include "qg/catalog.h"
 #include "qg/graph.h"
 #include "qg/plan.h"
+#include "qg/plan_hook.h"
 #include "qg/pool.h"
 #include "qg/provider.h"
 
@@ -76,7 +77,11 @@ struct PlannerInputs {
   int workers = 1;
   CostMode cost_mode = CostMode::kCachedOnly;
   CostModel* cost_model = nullptr;  // null: default estimates
-  CancelToken* cancel = nullptr;    // for connections taken to estimate; stops planning
+  // The host's hook (EngineOptions::plan_hook; null or empty: none) and the
+  // bound its batch sizes must keep (engine/plan_hook.h).
+  const PlanHook* plan_hook = nullptr;
+  int64_t max_bindings = 1000000;
+  CancelToken* cancel = nullptr;  // for connections taken to estimate; stops planning
   // Planning fails with kDeadlineExceeded past this (the graph's timeout).
   absl::Time deadline = absl::InfiniteFuture();
   absl::Duration timeout = absl::InfiniteDuration();  // for the error message
