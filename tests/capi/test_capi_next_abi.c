@@ -10,12 +10,15 @@
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #endif
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/mman.h>
 
 #include "capi_test.h"
 #include "qg_provider.h"
 
-/* `size` bytes that end where an unmapped (PROT_NONE) page begins. */
+/* `size` bytes that end where an unmapped (PROT_NONE) page begins, less
+ * the padding that keeps the struct 8-byte aligned (a member past `size`
+ * starts at or after the page's end: reading it still crashes). */
 static void* at_page_end(size_t size) {
   const size_t page = (size_t)sysconf(_SC_PAGESIZE);
   unsigned char* base =
@@ -23,7 +26,7 @@ static void* at_page_end(size_t size) {
   CHECK(base != MAP_FAILED);
   CHECK(mprotect(base + page, page, PROT_NONE) == 0);
   CHECK(size <= page);
-  return base + page - size;
+  return (void*)((uintptr_t)(base + page - size) & ~(uintptr_t)7);
 }
 
 static int one_connect(void* payload, const char* connect, const char* user, const char* password,
